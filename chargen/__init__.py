@@ -1,0 +1,1 @@
+"""chargen: a character/subword LSTM language model and keyboard-prediction engine."""

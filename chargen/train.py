@@ -1,0 +1,298 @@
+"""Training: teacher forcing, truncated BPTT, clipping, AdamW + warm-up/cosine, exact validation,
+early stopping, best/last checkpoints, exact resume, clean Ctrl-C / SIGTERM.
+
+Usage:
+
+    summary = train(TrainConfig(corpus=["novel.txt"], out="runs/novel", max_minutes=5), ModelConfig())
+
+A run directory holds ``best/`` and ``last/`` checkpoints, ``metrics.jsonl`` and ``data/`` (the
+tokenized corpus, reused on resume).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import CheckpointError, load_checkpoint, load_trainer_state, read_config, save_checkpoint
+from .data import CorpusError, TBPTTBatches, prepare_corpus
+from .evaluate import loss_report, stream_loss
+from .model import CharLM, ModelConfig
+from .sizing import auto_size
+
+TOKENIZERS = ("char", "jamo", "bpe", "unigram")
+
+
+@dataclass
+class TrainConfig:
+    corpus: list[str] = field(default_factory=list, metadata={"help": "text file(s) or folder(s) of .txt files", "nargs": "+"})
+    out: str = field(default="", metadata={"help": "run directory (checkpoints, metrics, tokenized data)"})
+    tokenizer: str = field(default="char", metadata={"help": "char: one symbol per Unicode character; jamo: Korean syllables split into jamo; bpe/unigram: SentencePiece subwords", "choices": TOKENIZERS})
+    vocab_size: int = field(default=2000, metadata={"help": "subword vocabulary size (bpe/unigram only; includes 256 byte pieces)"})
+    encoding: str = field(default="utf-8", metadata={"help": "corpus text encoding, e.g. utf-8, cp949, euc-kr, latin-1"})
+    val_fraction: float = field(default=0.1, metadata={"help": "last fraction of the characters held out for validation"})
+    batch_size: int | None = field(default=None, metadata={"help": "parallel TBPTT rows (default: sized from the budget)"})
+    bptt_len: int = field(default=64, metadata={"help": "time steps per truncated-BPTT chunk"})
+    lr: float | None = field(default=None, metadata={"help": "peak learning rate (default: sized from the budget)"})
+    min_lr_ratio: float = field(default=0.05, metadata={"help": "final learning rate as a fraction of the peak (cosine decay)"})
+    warmup_steps: int = field(default=50, metadata={"help": "linear learning-rate warm-up steps"})
+    weight_decay: float = field(default=0.1, metadata={"help": "AdamW weight decay on weight matrices"})
+    grad_clip: float = field(default=1.0, metadata={"help": "clip the global gradient norm to this (0: off)"})
+    max_minutes: float = field(default=10.0, metadata={"help": "wall-clock budget in minutes; the schedule is planned to fit it (0: no limit)"})
+    max_steps: int = field(default=0, metadata={"help": "stop after this many steps; overrides the budget's plan (0: plan from --max-minutes)"})
+    eval_interval: int = field(default=0, metadata={"help": "validate every N steps (0: about 10 times per run)"})
+    patience: int = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
+    seed: int = field(default=1337, metadata={"help": "random seed (initialisation, dropout)"})
+    threads: int = field(default=0, metadata={"help": "CPU threads (0: all cores)"})
+    precision: str = field(default="auto", metadata={"help": "bf16 autocast or fp32 (auto: bf16 where the CPU has bf16 instructions)", "choices": ("auto", "bf16", "fp32")})
+    resume: bool = field(default=False, metadata={"help": "continue the run in --out exactly where it stopped"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar", "cli": False})
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM ask the loop to save and stop; a second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.signal = None
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:        # not the main thread (e.g. a UI worker): no handlers
+                pass
+        return self
+
+    def _handle(self, sig, frame):
+        if self.signal is not None and sig == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = sig
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _schedule(step: int, cfg: TrainConfig, peak: float, planned: int) -> float:
+    warmup = max(1, min(cfg.warmup_steps, planned // 5))   # a short run must not spend itself warming up
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, planned - warmup))
+    return peak * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _optimizer(model: CharLM, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.99))
+
+
+RESUME_OVERRIDES = ("max_steps", "max_minutes", "patience", "eval_interval")
+
+
+def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str | None = None,
+          callback=None, log=print, resume_overrides: dict | None = None) -> dict:
+    """Train (or resume) a run; returns a summary dict. ``callback(step, info)`` runs after each step.
+
+    A resumed run continues exactly as saved; ``resume_overrides`` (any of RESUME_OVERRIDES) extends
+    or shortens it: a new max_steps becomes the new end of the learning-rate schedule, a new
+    max_minutes (total, time already spent included) re-plans it from the remaining time.
+    """
+    out = Path(cfg.out or "")
+    if not cfg.out:
+        raise ValueError("give a run directory: --out DIR")
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    resume_state, tokenizer = None, None
+    if cfg.resume:
+        if not (out / "last").exists() and not (out / "last.old").exists():
+            raise CheckpointError(f"nothing to resume in {out}: it has no last/ checkpoint")
+        saved = read_config(out / "last")
+        keep = {k: v for k, v in saved["train"].items() if k in {f.name for f in fields(TrainConfig)}}
+        overrides = {k: v for k, v in (resume_overrides or {}).items() if k in RESUME_OVERRIDES}
+        keep.update(resume=True, progress=cfg.progress, threads=cfg.threads, **overrides)
+        cfg = TrainConfig(**keep)
+        model, tokenizer, _ = load_checkpoint(out / "last")
+        model_cfg = model.config
+        resume_state = load_trainer_state(out / "last")
+    elif (out / "last").exists() or (out / "best").exists():
+        raise CorpusError(f"{out} already holds a training run: pass --resume to continue it, "
+                          f"or choose another --out")
+    corpus = prepare_corpus(cfg.corpus, cfg.tokenizer, out / "data", vocab_size=cfg.vocab_size,
+                            encoding=cfg.encoding, val_fraction=cfg.val_fraction, tokenizer=tokenizer,
+                            progress=cfg.progress)
+    tokenizer = corpus.tokenizer
+    if resume_state is not None and resume_state["corpus_sha256"] != corpus.meta["sha256"]:
+        raise CorpusError(f"the corpus changed since this run started (sha256 {corpus.meta['sha256'][:12]} != "
+                          f"{resume_state['corpus_sha256'][:12]}): resume needs the same text")
+
+    if resume_state is None:
+        model_cfg, cfg = auto_size(model_cfg or ModelConfig(), cfg, len(corpus.train_ids))
+        model_cfg.vocab_size = tokenizer.vocab_size
+        torch.manual_seed(cfg.seed)
+        model = CharLM(model_cfg)
+    model.train()
+    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if cpu_has_bf16() else "fp32")
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    opt = _optimizer(model, cfg, cfg.lr)
+    batches = TBPTTBatches(corpus.train_ids, cfg.batch_size, cfg.bptt_len)
+    # Validation reads the end of the train split as context, then scores every val token.
+    context = np.asarray(corpus.train_ids[-256:])
+    val_stream = np.concatenate([context, np.asarray(corpus.val_ids)])
+    step, state, elapsed_before = 0, None, 0.0
+    planned = cfg.max_steps or None
+    best_val, bad_evals, history = math.inf, 0, []
+    if resume_state is not None:
+        opt.load_state_dict(resume_state["optimizer"])
+        batches.load_state_dict(resume_state["batches"])
+        torch.set_rng_state(resume_state["rng"])
+        step, planned = resume_state["step"], resume_state["planned_steps"]
+        elapsed_before, best_val = resume_state["elapsed"], resume_state["best_val"]
+        bad_evals, history = resume_state["bad_evals"], resume_state["history"]
+        if "max_steps" in (resume_overrides or {}) or "max_minutes" in (resume_overrides or {}):
+            planned = cfg.max_steps or None          # None: re-planned from the remaining budget
+        state = resume_state.get("hidden")
+        state = tuple(state) if isinstance(state, list) else state
+
+    extra_base = {"train": asdict(cfg), "precision": precision, "command": command,
+                  "corpus": {k: corpus.meta[k] for k in ("files", "sha256", "chars", "train_chars", "val_chars",
+                                                         "train_tokens", "val_tokens")}}
+
+    def evaluate() -> dict:
+        total, n = stream_loss(model, val_stream, n_scored=len(corpus.val_ids))
+        return loss_report(total, n, corpus.meta["val_chars"])
+
+    def save(which: str, metrics: dict, with_state: bool):
+        trainer_state = None
+        if with_state:
+            trainer_state = {"optimizer": opt.state_dict(), "batches": batches.state_dict(),
+                             "rng": torch.get_rng_state(), "step": step, "planned_steps": planned,
+                             "elapsed": elapsed_before + time.monotonic() - t_start, "best_val": best_val,
+                             "bad_evals": bad_evals, "history": history,
+                             "corpus_sha256": corpus.meta["sha256"],
+                             "hidden": list(state) if isinstance(state, tuple) else state}
+        save_checkpoint(out / which, model, tokenizer, {**extra_base, "metrics": {"step": step, **metrics}},
+                        trainer_state=trainer_state)
+
+    def log_metrics(record: dict):
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    out.mkdir(parents=True, exist_ok=True)
+    budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+    t_start = time.monotonic()
+    eval_cost = 0.0
+    if resume_state is None:
+        t0 = time.monotonic()
+        history.append({"step": 0, "elapsed": 0.0, **evaluate()})
+        eval_cost = time.monotonic() - t0
+        log_metrics({"event": "eval", **history[-1]})
+    eval_every = cfg.eval_interval or (max(1, planned // 10) if planned else 200)
+    calib_at, calib_t = (step + 25, None)
+    from tqdm import tqdm
+    bar = tqdm(total=planned, initial=step, unit="step", disable=not cfg.progress, dynamic_ncols=True)
+    tokens_per_step = batches.batch_size * cfg.bptt_len
+    chars_per_token = corpus.meta["train_chars"] / max(1, corpus.meta["train_tokens"])
+    last_log_t, last_log_step, interrupted, stop_reason = time.monotonic(), step, None, "planned steps done"
+    metrics = history[-1] if history else {}
+    with _StopFlag() as stop:
+        while planned is None or step < planned:
+            elapsed = elapsed_before + time.monotonic() - t_start
+            if elapsed >= budget:
+                stop_reason = "time budget reached"
+                break
+            if stop.signal is not None:
+                interrupted, stop_reason = stop.signal, "interrupted"
+                break
+            x, y = batches.next()                                  # (B, T) each
+            if batches.new_epoch:
+                state = None                                       # rows restart at the stream's start
+            lr = _schedule(step, cfg, cfg.lr, planned or 10 ** 9)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with autocast():
+                logits, state = model(x, state)                    # (B, T, V)
+            loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or math.inf)
+            opt.step()
+            state = CharLM.detach(state)                           # keep the values, cut the graph
+            step += 1
+            bar.update(1)
+            if step == calib_at - 20:
+                calib_t = time.monotonic()
+            if planned is None and step == calib_at and budget < math.inf:
+                # Plan the schedule so it ends inside the budget: steps the remaining time allows,
+                # less about 10 validations and 10 saves.
+                per_step = (time.monotonic() - calib_t) / 20
+                remaining = budget - (elapsed_before + time.monotonic() - t_start)
+                planned = step + max(1, int(0.97 * (remaining - 11 * (eval_cost + 0.2)) / per_step))
+                eval_every = cfg.eval_interval or max(1, (planned - step) // 10)
+                bar.total = planned
+                bar.refresh()
+            if step % 50 == 0 or step == planned:
+                now = time.monotonic()
+                cps = (step - last_log_step) * tokens_per_step * chars_per_token / max(now - last_log_t, 1e-9)
+                last_log_t, last_log_step = now, step
+                rec = {"event": "train", "step": step, "loss": loss.item(), "bpc": loss.item() / math.log(2),
+                       "lr": lr, "grad_norm": float(grad_norm), "chars_per_s": cps,
+                       "elapsed": elapsed_before + now - t_start}
+                log_metrics(rec)
+                bar.set_postfix(loss=f"{loss.item():.3f}", bpc=f"{rec['bpc']:.3f}", cps=f"{cps:,.0f}")
+            if callback is not None:
+                callback(step, {"loss": loss.item(), "lr": lr})
+            if step % eval_every == 0 and step != planned:
+                metrics, best_val, bad_evals = _validate(evaluate, history, step, best_val, bad_evals, save,
+                                                         elapsed_before + time.monotonic() - t_start, log_metrics)
+                save("last", metrics, with_state=True)
+                if cfg.patience and bad_evals >= cfg.patience:
+                    stop_reason = f"early stop: no improvement in {bad_evals} validations"
+                    break
+    bar.close()
+    if interrupted is None and (not history or history[-1]["step"] != step):
+        metrics, best_val, bad_evals = _validate(evaluate, history, step, best_val, bad_evals, save,
+                                                 elapsed_before + time.monotonic() - t_start, log_metrics)
+    save("last", metrics, with_state=True)
+    elapsed = elapsed_before + time.monotonic() - t_start
+    summary = {"step": step, "stop_reason": stop_reason, "elapsed": elapsed, "best_val_nats": best_val,
+               "last": history[-1] if history else {}, "out": str(out), "precision": precision,
+               "params": model.num_params(), "model": asdict(model.config), "history": history,
+               "batch_size": cfg.batch_size, "bptt_len": cfg.bptt_len, "lr": cfg.lr}
+    log_metrics({"event": "end", **{k: v for k, v in summary.items() if k not in ("model", "history")}})
+    if interrupted is not None:
+        log(f"interrupted at step {step}; saved {out / 'last'}. Continue with: "
+            f"python -m chargen train --out {out} --resume")
+    return summary
+
+
+def _validate(evaluate, history, step, best_val, bad_evals, save, elapsed, log_metrics):
+    metrics = evaluate()
+    history.append({"step": step, "elapsed": elapsed, **metrics})
+    log_metrics({"event": "eval", **history[-1]})
+    if metrics["val_nats"] < best_val:
+        best_val, bad_evals = metrics["val_nats"], 0
+        save("best", metrics, with_state=False)
+    else:
+        bad_evals += 1
+    return metrics, best_val, bad_evals

@@ -1,0 +1,28 @@
+"""Shared fixtures: tiny texts and tiny models, so every test takes seconds."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+ENGLISH = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+           "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n")
+KOREAN = "국민대학교에 갑니다. 영화 정말 재밌어요! ㅋㅋㅋ 배우들 연기가 최고였어요.\n"
+
+
+@pytest.fixture
+def english_file(tmp_path):
+    p = tmp_path / "english.txt"
+    p.write_text(ENGLISH * 20, encoding="utf-8")
+    return p
+
+
+@pytest.fixture
+def korean_file(tmp_path):
+    p = tmp_path / "korean.txt"
+    p.write_text(KOREAN * 40, encoding="utf-8")
+    return p

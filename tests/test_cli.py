@@ -1,0 +1,59 @@
+import json
+
+import pytest
+
+from chargen.__main__ import main
+
+
+def test_train_sample_eval_info(tmp_path, english_file, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--corpus", str(english_file), "--out", str(run), "--max-steps", "30", "--max-minutes", "0",
+                 "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--bptt-len", "16",
+                 "--threads", "1", "--no-tie-weights"]) == 0
+    assert "nats/char" in capsys.readouterr().out
+    config = json.loads((run / "best" / "config.json").read_text())
+    assert config["command"].startswith("python -m chargen train --corpus")
+    assert config["model"]["hidden_size"] == 16 and config["train"]["max_steps"] == 30
+
+    assert main(["sample", "--checkpoint", str(run), "--prompt", "All:", "--length", "40", "--seed", "3"]) == 0
+    first = capsys.readouterr().out
+    assert main(["sample", "--checkpoint", str(run), "--prompt", "All:", "--length", "40", "--seed", "3"]) == 0
+    assert capsys.readouterr().out == first and first.startswith("All:")
+
+    assert main(["eval", "--checkpoint", str(run), "--text", str(english_file), "--json", str(tmp_path / "m.json")]) == 0
+    out = capsys.readouterr().out
+    assert "nats/char" in out and "bits/char" in out
+    assert json.loads((tmp_path / "m.json").read_text())["val_bpc"] > 0
+
+    assert main(["info", "--checkpoint", str(run)]) == 0
+    assert "1 x 16 LSTM" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["sample", "--checkpoint", "/nonexistent/ckpt"], "does not exist"),
+    (["train", "--out", "x"], "--corpus"),
+    (["train", "--corpus", "/nonexistent.txt", "--out", "x"], "does not exist"),
+    (["info", "--checkpoint", "."], "not a chargen checkpoint"),
+])
+def test_errors_are_one_clear_line(argv, match, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and "Traceback" not in err
+
+
+def test_non_utf8_corpus_message(tmp_path, capsys):
+    p = tmp_path / "cp949.txt"
+    p.write_bytes(("한국어 리뷰입니다 " * 30).encode("cp949"))
+    assert main(["train", "--corpus", str(p), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "byte offset" in err and "--encoding cp949" in err
+
+
+def test_help_lists_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--corpus", "--tokenizer", "--cell", "--max-minutes", "--resume", "--hidden-size", "--dropout",
+                 "--bptt-len", "--precision", "--tie-weights"):
+        assert flag in out
