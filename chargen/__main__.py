@@ -43,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--text", required=True, help="text file to score")
     e.add_argument("--encoding", default="utf-8", help="the text file's encoding")
     e.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    e.add_argument("--ksr", action="store_true", help="also simulate typing the text with word suggestions "
+                   "(keystroke savings rate, next-character accuracy, latency)")
+    e.add_argument("--suggestions", type=int, default=3, help="word completions offered per keystroke (--ksr)")
+    e.add_argument("--max-chars", type=int, default=0, help="simulate only the first N characters (--ksr; 0: all)")
+
+    g = sub.add_parser("suggest", help="keyboard suggestions: interactive (Tab accepts) or one-shot --text")
+    g.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
+    g.add_argument("--text", default=None, help="print suggestions for this text and exit")
+    g.add_argument("-n", type=int, default=3, help="how many suggestions")
 
     i = sub.add_parser("info", help="describe a checkpoint")
     i.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
@@ -90,8 +99,82 @@ def cmd_eval(args) -> int:
     print(f"{args.text}: {m['val_nats']:.4f} nats/char, {m['val_bpc']:.4f} bits/char "
           f"({m['val_chars']:,} characters, {m['val_tokens']:,} tokens, "
           f"{m['val_nats_per_token']:.4f} nats/token)")
+    if args.ksr:
+        from .evaluate import ModelEngine, jamo_keys, keystroke_savings
+        from .predictor import Predictor
+        sim_text = text[:args.max_chars] if args.max_chars else text
+        engine = ModelEngine(Predictor(model, tok))
+        k = keystroke_savings(engine, sim_text, args.suggestions, progress=True)
+        print(f"keystroke savings {k['ksr']:.3f} with {args.suggestions} suggestions (oracle {k['oracle_ksr']:.3f}); "
+              f"next-char accuracy top-1 {k['top1_char_acc']:.3f}, top-3 {k['top3_char_acc']:.3f}; "
+              f"suggestions p50 {k['suggest_ms_p50']:.2f} ms, p99 {k['suggest_ms_p99']:.2f} ms")
+        if any(0xAC00 <= ord(c) <= 0xD7A3 for c in sim_text[:10000]):
+            kj = keystroke_savings(engine, sim_text, args.suggestions, key_cost=jamo_keys)
+            print(f"keystroke savings in jamo keystrokes {kj['ksr']:.3f} (oracle {kj['oracle_ksr']:.3f})")
+            k["ksr_jamo"], k["oracle_ksr_jamo"] = kj["ksr"], kj["oracle_ksr"]
+        m.update({f"ksr_{key}" if not key.startswith("ksr") else key: v for key, v in k.items()})
     if args.json:
         Path(args.json).write_text(json.dumps(m, indent=2))
+    return 0
+
+
+def _suggestion_line(session, n: int) -> str:
+    chars = "  ".join(f"{c!r}:{p:.2f}" for c, p in session.next_chars(n))
+    from .predictor import current_word
+    words = session.complete_word(n) if current_word(session.text) else session.next_words(n)
+    return f"next: {chars}   words: " + " | ".join(f"{w} ({p:.2f})" for w, p in words)
+
+
+def cmd_suggest(args) -> int:
+    from .predictor import Predictor
+    predictor = Predictor.from_checkpoint(args.checkpoint)
+    session = predictor.session()
+    if args.text is not None:
+        session.set_text(args.text)
+        print(_suggestion_line(session, args.n))
+        return 0
+    if not sys.stdin.isatty():               # piped input: suggestions after each line
+        for line in sys.stdin:
+            session.set_text(line.rstrip("\n"))
+            print(_suggestion_line(session, args.n))
+        return 0
+    return _interactive(session, args.n)
+
+
+def _interactive(session, n: int) -> int:
+    import codecs
+    import os
+    import termios
+    import tty
+    from .predictor import current_word
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    print("Type; Tab accepts the first word, Backspace deletes, Ctrl-D quits.")
+    try:
+        tty.setcbreak(fd)
+        while True:
+            words = session.complete_word(n) if current_word(session.text) else session.next_words(n)
+            shown = session.text.replace("\n", "⏎")[-60:]
+            sys.stdout.write("\r\033[K" + shown + "\033[2m   [" + " | ".join(w for w, _ in words) + "]\033[0m")
+            sys.stdout.flush()
+            ch = decoder.decode(os.read(fd, 4))
+            if ch in ("\x04", ""):
+                break
+            for c in ch:
+                if c == "\t" and words:
+                    session.accept(words[0][0])
+                elif c in ("\x7f", "\b"):
+                    session.backspace()
+                elif c == "\r":
+                    session.type("\n")
+                elif c.isprintable() or c == "\n":
+                    session.type(c)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        print()
     return 0
 
 
@@ -120,7 +203,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     args.argv = argv
-    handler = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info}[args.command]
+    handler = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info,
+               "suggest": cmd_suggest}[args.command]
     try:
         return handler(args)
     except (CorpusError, CheckpointError, TokenizerError, ValueError, FileNotFoundError) as e:

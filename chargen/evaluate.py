@@ -74,3 +74,100 @@ def text_metrics(model, tokenizer, text: str, **kwargs) -> dict:
     total, n = stream_loss(model, ids, **kwargs)
     chars = len(text) - len(tokenizer.decode(ids[:1]))   # the characters of the scored tokens
     return loss_report(total, n, chars)
+
+
+# ----------------------------------------------------------------------------- keystroke savings
+class ModelEngine:
+    """A predictor session behind the completer protocol used by :func:`keystroke_savings`."""
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+        self.reset()
+
+    def reset(self):
+        self.session = self.predictor.session()
+
+    def type(self, text: str):
+        self.session.type(text)
+
+    def suggest(self, n: int = 3) -> list[str]:
+        return [w for w, _ in self.session.complete_word(n)]
+
+    def next_chars(self, k: int = 3) -> list[str]:
+        return [c for c, _ in self.session.next_chars(k)]
+
+
+def jamo_keys(c: str) -> int:
+    """Keys a two-set Korean keyboard needs for ``c``: one per conjoining jamo (1 for non-Hangul)."""
+    return 2 + ((ord(c) - 0xAC00) % 28 > 0) if 0xAC00 <= ord(c) <= 0xD7A3 else 1
+
+
+def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda c: 1,
+                      progress: bool = False) -> dict:
+    """Simulate a user typing ``text`` with ``n_suggestions`` word completions on offer.
+
+    Before each keystroke at a word character (at the start of a word or inside it) the engine
+    offers completions of the current word; if the exact rest of the word is among them the user
+    accepts it for one keystroke and goes on after the word; otherwise the user types the next
+    character. Every other character is typed. KSR = 1 - keystrokes / keys to type everything.
+    ``key_cost(c)`` is what typing c costs (1, or its jamo for Korean). Also reports the oracle
+    (one keystroke per word) and, where the engine predicts characters, top-1/top-3 next-character
+    accuracy over every character, and the per-keystroke latency.
+    """
+    import time
+
+    from tqdm import tqdm
+    from .predictor import is_word_char
+    engine.reset()
+    total_keys = sum(key_cost(c) for c in text)
+    keys = oracle = 0
+    top1 = top3 = predicted = 0
+    latencies: list[float] = []
+    has_chars = hasattr(engine, "next_chars")
+    i = 0
+    bar = tqdm(total=len(text), unit="char", disable=not progress, desc="ksr")
+
+    def type_char(c):
+        nonlocal top1, top3, predicted
+        if has_chars:
+            guess = engine.next_chars(3)
+            predicted += 1
+            top1 += bool(guess) and guess[0] == c
+            top3 += c in guess
+        engine.type(c)
+
+    while i < len(text):
+        c = text[i]
+        if not is_word_char(c):
+            keys += key_cost(c)
+            oracle += key_cost(c)
+            type_char(c)
+            i += 1
+            bar.update(1)
+            continue
+        end = i
+        while end < len(text) and is_word_char(text[end]):
+            end += 1
+        word = text[i:end]
+        oracle += 1
+        for j in range(len(word)):
+            t = time.perf_counter()
+            offered = engine.suggest(n_suggestions)
+            latencies.append(time.perf_counter() - t)
+            if word in offered:
+                keys += 1
+                for ch in word[j:]:
+                    type_char(ch)
+                break
+            keys += key_cost(word[j])
+            type_char(word[j])
+        i = end
+        bar.update(len(word))
+    bar.close()
+    lat = sorted(latencies) or [float("nan")]
+    report = {"ksr": 1 - keys / total_keys, "oracle_ksr": 1 - oracle / total_keys, "keystrokes": keys,
+              "keys_without_help": total_keys, "chars": len(text), "suggestions": n_suggestions,
+              "suggest_ms_p50": 1000 * lat[len(lat) // 2], "suggest_ms_p99": 1000 * lat[int(len(lat) * 0.99)]}
+    if has_chars and predicted:
+        report.update(top1_char_acc=top1 / predicted, top3_char_acc=top3 / predicted)
+    return report

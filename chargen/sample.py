@@ -11,6 +11,8 @@ from typing import Iterator
 
 import torch
 
+from .faststep import FastStepper
+
 
 def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
     """(..., V) logits -> probabilities after temperature, top-k and top-p truncation."""
@@ -64,6 +66,9 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
     Stops early at the first of ``stop`` (the stop string itself is not yielded). Output is
     reproducible for a given seed.
     """
+    if length < 0 or top_k < 0 or not 0 < top_p <= 1 or (not greedy and temperature <= 0):
+        raise ValueError(f"invalid sampling settings: length {length} (>= 0), top_k {top_k} (>= 0), "
+                         f"top_p {top_p} (0 < p <= 1), temperature {temperature} (> 0)")
     model.eval()
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     ids = tokenizer.encode(prompt) if prompt else []
@@ -72,6 +77,7 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
         ids = [i for i in ids if i != tokenizer.unk_id] or [1]
     logits, state = model(torch.tensor([ids]), None)
     logits = logits[:, -1]                                  # (1, V)
+    stepper = FastStepper(model)                            # the one-token step without nn.LSTM overhead
     hold = max((len(s) for s in stop), default=1) - 1       # a stop string may be half-written
     text, yielded = "", 0        # text whose ids are all decoded for good; how much of it was yielded
     pending: list[int] = []      # ids whose text may still change (an open syllable, partial bytes)
@@ -91,8 +97,7 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
         if len(text) - hold > yielded:
             yield text[yielded:len(text) - hold]
             yielded = len(text) - hold
-        logits, state = model(next_id.view(1, 1), state)
-        logits = logits[:, -1]
+        logits, state = stepper.step(next_id.view(1), state)
     rest = (text + tokenizer.decode(pending))[yielded:]
     if rest:
         yield rest

@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,19 @@ class TrainConfig:
     precision: str = field(default="auto", metadata={"help": "bf16 autocast or fp32 (auto: bf16 where the CPU has bf16 instructions)", "choices": ("auto", "bf16", "fp32")})
     resume: bool = field(default=False, metadata={"help": "continue the run in --out exactly where it stopped"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar", "cli": False})
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work, naming the flag."""
+        checks = [("bptt_len", self.bptt_len >= 1), ("batch_size", self.batch_size is None or self.batch_size >= 1),
+                  ("lr", self.lr is None or self.lr > 0), ("val_fraction", 0 < self.val_fraction < 1),
+                  ("max_minutes", self.max_minutes >= 0), ("max_steps", self.max_steps >= 0),
+                  ("grad_clip", self.grad_clip >= 0), ("warmup_steps", self.warmup_steps >= 0),
+                  ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1), ("eval_interval", self.eval_interval >= 0),
+                  ("patience", self.patience >= 0), ("threads", self.threads >= 0),
+                  ("vocab_size", self.vocab_size >= 1), ("weight_decay", self.weight_decay >= 0)]
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range")
 
 
 def cpu_has_bf16() -> bool:
@@ -121,6 +134,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     out = Path(cfg.out or "")
     if not cfg.out:
         raise ValueError("give a run directory: --out DIR")
+    cfg.validate()
+    if not cfg.resume and model_cfg is not None:    # fail before reading a large corpus
+        replace(model_cfg, vocab_size=2).resolved().validate()
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     resume_state, tokenizer = None, None
     if cfg.resume:
@@ -188,7 +204,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
             trainer_state = {"optimizer": opt.state_dict(), "batches": batches.state_dict(),
                              "rng": torch.get_rng_state(), "step": step, "planned_steps": planned,
                              "elapsed": elapsed_before + time.monotonic() - t_start, "best_val": best_val,
-                             "bad_evals": bad_evals, "history": history,
+                             "bad_evals": bad_evals, "history": history, "eval_every": eval_every,
                              "corpus_sha256": corpus.meta["sha256"],
                              "hidden": list(state) if isinstance(state, tuple) else state}
         save_checkpoint(out / which, model, tokenizer, {**extra_base, "metrics": {"step": step, **metrics}},
@@ -208,6 +224,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
         eval_cost = time.monotonic() - t0
         log_metrics({"event": "eval", **history[-1]})
     eval_every = cfg.eval_interval or (max(1, planned // 10) if planned else 200)
+    if resume_state is not None and planned == resume_state["planned_steps"] and not cfg.eval_interval:
+        eval_every = resume_state.get("eval_every", eval_every)   # validate at the same steps as before
     calib_at, calib_t = (step + 25, None)
     from tqdm import tqdm
     bar = tqdm(total=planned, initial=step, unit="step", disable=not cfg.progress, dynamic_ncols=True)

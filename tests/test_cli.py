@@ -28,15 +28,22 @@ def test_train_sample_eval_info(tmp_path, english_file, capsys):
     assert main(["info", "--checkpoint", str(run)]) == 0
     assert "1 x 16 LSTM" in capsys.readouterr().out
 
+    for bad in (["--top-k", "-1"], ["--top-p", "0"], ["--temperature", "0"], ["--length", "-3"]):
+        assert main(["sample", "--checkpoint", str(run), *bad]) == 2
+        assert "invalid sampling settings" in capsys.readouterr().err
+
 
 @pytest.mark.parametrize("argv, match", [
     (["sample", "--checkpoint", "/nonexistent/ckpt"], "does not exist"),
     (["train", "--out", "x"], "--corpus"),
     (["train", "--corpus", "/nonexistent.txt", "--out", "x"], "does not exist"),
     (["info", "--checkpoint", "."], "not a chargen checkpoint"),
+    (["train", "--corpus", "x.txt", "--out", "r", "--bptt-len", "0"], "--bptt-len 0 is out of range"),
+    (["train", "--corpus", "x.txt", "--out", "r", "--hidden-size", "0", "--max-steps", "1"], "hidden_size must be"),
 ])
 def test_errors_are_one_clear_line(argv, match, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.txt").write_text("Speak, speak. We are resolved. " * 40)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and match in err and "Traceback" not in err

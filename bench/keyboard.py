@@ -1,0 +1,141 @@
+"""Benchmark the keyboard engine: latency per keystroke, sampling speed, keystroke savings.
+
+Prints a table and writes JSON. Models come from checkpoints trained with the CLI on the first
+90% of each corpus (the standard split), e.g.
+
+    python -m chargen train --corpus ../shared/corpora/tinyshakespeare.txt --out runs/ts --max-minutes 10
+    python bench/keyboard.py --checkpoint runs/ts --json bench/results/keyboard.json \\
+        [--korean-jamo runs/nsmc_jamo --korean-char runs/nsmc_char]
+
+KSR is measured on the first --chars characters of the validation split, side by side with the
+oracle and two word-level baselines fitted on the same train split (see chargen/wordstats.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from chargen.checkpoint import load_checkpoint  # noqa: E402
+from chargen.evaluate import ModelEngine, jamo_keys, keystroke_savings  # noqa: E402
+from chargen.predictor import Predictor  # noqa: E402
+from chargen.sample import generate  # noqa: E402
+from chargen.wordstats import BigramCompleter, UnigramCompleter  # noqa: E402
+
+CORPORA = ROOT.parent / "shared" / "corpora"
+
+
+def split(text: str, val_fraction: float = 0.1):
+    n = int(len(text) * (1 - val_fraction))
+    return text[:n], text[n:]
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def latency(predictor: Predictor, text: str) -> dict:
+    s = predictor.session()
+    chars_ms, words_ms, naive_ms = [], [], []
+    for c in text:
+        t = time.perf_counter()
+        s.type(c)
+        s.next_chars(5)
+        chars_ms.append(1000 * (time.perf_counter() - t))
+        t = time.perf_counter()
+        s.complete_word(3) if s.text[-1:].isalnum() else s.next_words(3)
+        words_ms.append(chars_ms[-1] + 1000 * (time.perf_counter() - t))
+    model, tok = predictor.model, predictor.tokenizer
+    with torch.no_grad():
+        for i in range(200, len(text), max(1, len(text) // 50)):
+            t = time.perf_counter()
+            model(torch.tensor([tok.encode(text[i - 200:i])]))
+            naive_ms.append(1000 * (time.perf_counter() - t))
+    return {"next_chars_ms_p50": statistics.median(chars_ms), "next_chars_ms_p99": pct(chars_ms, 0.99),
+            "with_3_words_ms_p50": statistics.median(words_ms), "with_3_words_ms_p99": pct(words_ms, 0.99),
+            "naive_reencode_200_ms_p50": statistics.median(naive_ms) if naive_ms else None,
+            "keystrokes": len(text)}
+
+
+def sampling_speed(model, tok, length: int = 3000) -> float:
+    t = time.perf_counter()
+    n = sum(len(p) for p in generate(model, tok, "\n", length=length, seed=0))
+    return n / (time.perf_counter() - t)
+
+
+def ksr_table(engines: dict, text: str, key_cost=lambda c: 1) -> dict:
+    out = {}
+    for name, engine in engines.items():
+        for n in (1, 3):
+            r = keystroke_savings(engine, text, n, key_cost=key_cost)
+            out[f"{name}@{n}"] = r
+    out["oracle"] = {"ksr": r["oracle_ksr"]}
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="English char model trained on the train split")
+    p.add_argument("--corpus", default=str(CORPORA / "tinyshakespeare.txt"))
+    p.add_argument("--chars", type=int, default=20000, help="validation characters to simulate")
+    p.add_argument("--korean-jamo", default=None, help="jamo model trained on nsmc_train.txt")
+    p.add_argument("--korean-char", default=None, help="syllable (char) model trained on nsmc_train.txt")
+    p.add_argument("--korean-train", default=str(CORPORA / "nsmc_train.txt"))
+    p.add_argument("--korean-test", default=str(CORPORA / "nsmc_test.txt"))
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)        # one keystroke, one core: what an interactive server gets per user
+
+    results = {}
+    train_text, val_text = split(Path(args.corpus).read_text(encoding="utf-8"))
+    val = val_text[:args.chars]
+    model, tok, _ = load_checkpoint(args.checkpoint)
+    predictor = Predictor(model, tok)
+    results["latency"] = latency(predictor, val[:3000])
+    results["sampling_chars_per_s"] = sampling_speed(model, tok)
+    engines = {"model": ModelEngine(predictor), "word-unigram": UnigramCompleter.fit(train_text),
+               "word-bigram": BigramCompleter.fit(train_text)}
+    results["english"] = ksr_table(engines, val)
+
+    korean = {}
+    if args.korean_jamo or args.korean_char:
+        ko_train = Path(args.korean_train).read_text(encoding="utf-8")
+        ko_val = Path(args.korean_test).read_text(encoding="utf-8")[:args.chars]
+        ko_engines = {"word-bigram": BigramCompleter.fit(ko_train)}
+        for name, path in (("jamo-model", args.korean_jamo), ("syllable-model", args.korean_char)):
+            if path:
+                ko_engines[name] = ModelEngine(Predictor.from_checkpoint(path))
+        korean["syllable_keys"] = ksr_table(ko_engines, ko_val)
+        korean["jamo_keys"] = ksr_table(ko_engines, ko_val, key_cost=jamo_keys)
+        results["korean"] = korean
+
+    lat = results["latency"]
+    print(f"latency per keystroke (1 thread): next_chars p50 {lat['next_chars_ms_p50']:.3f} ms, "
+          f"p99 {lat['next_chars_ms_p99']:.3f} ms; with 3 word completions p50 {lat['with_3_words_ms_p50']:.2f} ms, "
+          f"p99 {lat['with_3_words_ms_p99']:.2f} ms; naive re-encode of 200 chars p50 "
+          f"{lat['naive_reencode_200_ms_p50']:.2f} ms")
+    print(f"sampling (batch 1): {results['sampling_chars_per_s']:,.0f} chars/s")
+    for title, table in [("English (Tiny Shakespeare val)", results["english"])] + \
+            [(f"Korean (NSMC test), {k.replace('_', ' ')}", v) for k, v in korean.items()]:
+        print(f"\n{title}, first {len(val):,} chars")
+        print(f"{'engine':<22} {'KSR':>7} {'top1 char':>10} {'top3 char':>10} {'suggest p50 ms':>15}")
+        for name, r in table.items():
+            print(f"{name:<22} {r['ksr']:>7.3f} {r.get('top1_char_acc', float('nan')):>10.3f} "
+                  f"{r.get('top3_char_acc', float('nan')):>10.3f} {r.get('suggest_ms_p50', float('nan')):>15.2f}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

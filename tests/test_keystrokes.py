@@ -1,0 +1,70 @@
+import pytest
+
+from chargen.evaluate import jamo_keys, keystroke_savings
+from chargen.wordstats import BigramCompleter, UnigramCompleter, words_of
+
+
+class Scripted:
+    """An engine that always offers a fixed list: makes the arithmetic checkable by hand."""
+
+    def __init__(self, offers):
+        self.offers = offers
+
+    def reset(self):
+        self.text = ""
+
+    def type(self, t):
+        self.text += t
+
+    def suggest(self, n):
+        return self.offers[:n]
+
+
+def test_words_are_runs_of_word_characters():
+    assert words_of("Mr. Knightley's horse, 국민대학교에! ok") == ["Mr", "Knightley's", "horse", "국민대학교에", "ok"]
+
+
+def test_ksr_arithmetic():
+    text = "the cat sat"
+    # no help: every character is a keystroke
+    r = keystroke_savings(Scripted([]), text)
+    assert r["ksr"] == 0 and r["keystrokes"] == len(text)
+    # "cat" offered from the start: one keystroke instead of three
+    r = keystroke_savings(Scripted(["cat"]), text)
+    assert r["keystrokes"] == len(text) - 2
+    # oracle: one keystroke per word + the two spaces
+    assert r["oracle_ksr"] == pytest.approx(1 - 5 / 11)
+    # offered only 4th (with 3 suggestions shown): never accepted
+    r = keystroke_savings(Scripted(["a", "b", "c", "cat"]), text, n_suggestions=3)
+    assert r["ksr"] == 0
+
+
+def test_ksr_accepts_mid_word():
+    class AfterTwo(Scripted):
+        def suggest(self, n):
+            return ["knightley"] if self.text.endswith("kn") else []
+    r = keystroke_savings(AfterTwo([]), "knightley")
+    assert r["keystrokes"] == 3                      # k, n, accept
+
+
+def test_jamo_keys():
+    assert jamo_keys("국") == 3 and jamo_keys("가") == 2 and jamo_keys("a") == 1 and jamo_keys("ㅋ") == 1
+    r = keystroke_savings(Scripted(["국민"]), "국민", key_cost=jamo_keys)
+    assert r["keys_without_help"] == 6 and r["keystrokes"] == 1
+
+
+def test_unigram_and_bigram_completers():
+    text = "the cat sat on the mat . the cat ran . a dog sat on the car"
+    uni = UnigramCompleter.fit(text)
+    uni.type("the c")
+    assert uni.suggest(2) == ["cat", "car"]          # cat x2 before car x1
+    bi = BigramCompleter.fit(text)
+    bi.type("a d")
+    assert bi.suggest(1) == ["dog"]
+    bi.reset()
+    bi.type("sat ")
+    assert bi.suggest(1) == ["on"]                   # next-word prediction from the bigram
+    bi.reset()
+    bi.type("zebra ")
+    assert bi.suggest(1) == ["the"]                  # unseen previous word: back off to unigram
+    assert all(len(w) > 0 for w in bi.suggest(3))

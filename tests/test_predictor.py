@@ -1,0 +1,142 @@
+import pytest
+import torch
+
+from chargen.faststep import FastStepper
+from chargen.model import CharLM, ModelConfig
+from chargen.predictor import Predictor, current_word
+from chargen.tokenizer import fit_tokenizer
+from chargen.train import TrainConfig, train
+from conftest import ENGLISH, KOREAN
+
+
+def _random_predictor(text=ENGLISH, kind="char", cell="lstm"):
+    tok = fit_tokenizer(kind, [text])
+    torch.manual_seed(0)
+    model = CharLM(ModelConfig(vocab_size=tok.vocab_size, cell=cell, num_layers=2, hidden_size=24, embed_size=16,
+                               dropout=0.0))
+    return Predictor(model, tok)
+
+
+def _full_pass_probs(pred, text):
+    ids = [i for i in pred.tokenizer.encode("\n")] + pred.tokenizer.encode(text)
+    logits, _ = pred.model(torch.tensor([ids]))
+    return torch.softmax(logits[0, -1], -1)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fast_step_matches_module(cell):
+    pred = _random_predictor(cell=cell)
+    ids = torch.randint(0, pred.tokenizer.vocab_size, (3, 9))
+    full, _ = pred.model(ids)
+    state = None
+    for t in range(9):
+        logits, state = pred.stepper.step(ids[:, t], state)
+        torch.testing.assert_close(logits, full[:, t], atol=1e-5, rtol=0)
+
+
+def test_incremental_typing_equals_a_fresh_full_pass():
+    pred = _random_predictor()
+    s = pred.session()
+    for ch in "All: speak":
+        s.type(ch)
+        torch.testing.assert_close(s.next_token_probs(), _full_pass_probs(pred, s.text), atol=1e-5, rtol=0)
+    assert s.steps == len("All: speak")          # one model step per typed character
+
+
+def test_backspace_and_set_text_restore_exactly():
+    pred = _random_predictor()
+    s = pred.session("First Citizen: you")
+    before = s.next_token_probs().clone()
+    steps = s.steps
+    s.type("rs")
+    s.backspace(2)
+    assert s.text == "First Citizen: you" and s.steps == steps + 2     # backspace costs no step
+    torch.testing.assert_close(s.next_token_probs(), before, atol=0, rtol=0)
+    s.set_text("First Citizen: we are")                                 # shares "First Citizen: "
+    assert s.steps == steps + 2 + len("we are")
+    torch.testing.assert_close(s.next_token_probs(), _full_pass_probs(pred, "First Citizen: we are"), atol=1e-5, rtol=0)
+    long = ENGLISH * 3                                                  # an edit far back in a long text
+    s.set_text(long)
+    s.set_text("X" + long[1:])
+    torch.testing.assert_close(s.next_token_probs(), _full_pass_probs(pred, "X" + long[1:]), atol=1e-4, rtol=0)
+
+
+def test_sessions_are_independent():
+    pred = _random_predictor()
+    a, b = pred.session("All"), pred.session("First")
+    pa = a.next_token_probs().clone()
+    b.type(" Citizen")
+    torch.testing.assert_close(a.next_token_probs(), pa)
+
+
+def test_suggestions_ranked_distinct_reproducible():
+    pred = _random_predictor()
+    s = pred.session("All: spe")
+    chars = s.next_chars(5)
+    assert [p for _, p in chars] == sorted([p for _, p in chars], reverse=True)
+    assert len({c for c, _ in chars}) == len(chars) == 5
+    words = s.complete_word(3)
+    assert len(words) == 3 and len({w for w, _ in words}) == 3
+    assert all(w.startswith("spe") and len(w) > 3 for w, _ in words)
+    assert [p for _, p in words] == sorted([p for _, p in words], reverse=True)
+    assert words == pred.session("All: spe").complete_word(3)
+
+
+def test_unknown_characters_and_emoji_never_crash():
+    pred = _random_predictor()
+    s = pred.session()
+    for text in ["🚀", "☃ snow", "日本語", "\x00", " ", "\n\n", "Zebra🚀qu"]:
+        s.type(text)
+        assert s.next_chars(3) and isinstance(s.complete_word(3), list) and isinstance(s.next_words(3), list)
+    s.set_text("")
+    assert s.text == "" and s.next_chars(3)
+
+
+@pytest.fixture(scope="module")
+def knightley(tmp_path_factory):
+    d = tmp_path_factory.mktemp("knightley")
+    text = ("Mr. Knightley came. Emma saw Mr. Knightley and Harriet. Mr. Knightley smiled at Emma. " * 30)
+    (d / "emma.txt").write_text(text)
+    train(TrainConfig(corpus=[str(d / "emma.txt")], out=str(d / "run"), max_minutes=0, max_steps=300, lr=1e-2,
+                      batch_size=4, bptt_len=32, eval_interval=100, patience=0, progress=False, threads=2),
+          ModelConfig(num_layers=1, hidden_size=64, embed_size=32, dropout=0.0))
+    return Predictor.from_checkpoint(d / "run")
+
+
+def test_completion_behaves_like_a_keyboard(knightley):
+    s = knightley.session("Emma saw Mr. Knightl")
+    assert s.complete_word(1)[0][0] == "Knightley"
+    assert s.next_chars(1)[0][0] == "e"
+    s.accept("Knightley")
+    assert s.text == "Emma saw Mr. Knightley"
+    s.type(" and ")
+    assert "Harriet" in [w for w, _ in s.next_words(3)]
+
+
+def test_current_word_rules():
+    assert current_word("Mr. Knightl") == "Knightl"
+    assert current_word("don't") == "don't"
+    assert current_word("hello, ") == "" and current_word("line\n") == ""
+    assert current_word("국민대학") == "국민대학"
+
+
+def test_jamo_session_recomposes_and_takes_syllables():
+    pred = _random_predictor(KOREAN * 3, kind="jamo")
+    s = pred.session()
+    s.type("국민대")
+    assert s.steps == 8                                     # 국 = 3 jamo, 민 = 3, 대 = 2
+    torch.testing.assert_close(s.next_token_probs(), _full_pass_probs(pred, "국민대"), atol=1e-5, rtol=0)
+    s.set_text("국민대학")                                  # IME replaces the last syllable: extend only
+    assert s.steps == 11                                    # 학 = 3 jamo; 국민대 is reused
+    words = s.complete_word(3)
+    assert words and all(w.startswith("국민대학") for w, _ in words)
+    assert all(not any("\u1100" <= c <= "\u11ff" for c in w[:4]) for w, _ in words)   # shown as syllables
+    s.set_text("국민대학교 ㅋㅋ")                            # compatibility jamo pass through
+    assert s.next_chars(3)
+
+
+def test_syllable_model_on_korean():
+    pred = _random_predictor(KOREAN * 3, kind="char")
+    s = pred.session("국민대")
+    assert s.steps == 3
+    assert all(w.startswith("국민대") for w, _ in s.complete_word(3))
