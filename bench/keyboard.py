@@ -28,7 +28,8 @@ from chargen.checkpoint import load_checkpoint  # noqa: E402
 from chargen.evaluate import ModelEngine, jamo_keys, keystroke_savings  # noqa: E402
 from chargen.predictor import Predictor  # noqa: E402
 from chargen.sample import generate  # noqa: E402
-from chargen.wordstats import BigramCompleter, UnigramCompleter  # noqa: E402
+from chargen.tokenizer import decompose_hangul  # noqa: E402
+from chargen.wordstats import BigramCompleter, UnigramCompleter, WordModel  # noqa: E402
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 
@@ -99,11 +100,12 @@ def main(argv=None) -> int:
     train_text, val_text = split(Path(args.corpus).read_text(encoding="utf-8"))
     val = val_text[:args.chars]
     model, tok, _ = load_checkpoint(args.checkpoint)
-    predictor = Predictor(model, tok)
+    words = WordModel.fit([train_text])               # the train split's word statistics
+    predictor = Predictor(model, tok, words=words)
     results["latency"] = latency(predictor, val[:3000])
     results["sampling_chars_per_s"] = sampling_speed(model, tok)
-    engines = {"model": ModelEngine(predictor), "word-unigram": UnigramCompleter.fit(train_text),
-               "word-bigram": BigramCompleter.fit(train_text)}
+    engines = {"char-model": ModelEngine(Predictor(model, tok)), "char+word-model": ModelEngine(predictor),
+               "word-unigram": UnigramCompleter.fit(train_text), "word-bigram": BigramCompleter.fit(train_text)}
     results["english"] = ksr_table(engines, val)
 
     korean = {}
@@ -113,7 +115,10 @@ def main(argv=None) -> int:
         ko_engines = {"word-bigram": BigramCompleter.fit(ko_train)}
         for name, path in (("jamo-model", args.korean_jamo), ("syllable-model", args.korean_char)):
             if path:
-                ko_engines[name] = ModelEngine(Predictor.from_checkpoint(path))
+                m, t, _ = load_checkpoint(path)
+                wm = WordModel.fit([decompose_hangul(ko_train) if t.kind == "jamo" else ko_train])
+                ko_engines[name] = ModelEngine(Predictor(m, t))
+                ko_engines[name + "+words"] = ModelEngine(Predictor(m, t, words=wm))
         korean["syllable_keys"] = ksr_table(ko_engines, ko_val)
         korean["jamo_keys"] = ksr_table(ko_engines, ko_val, key_cost=jamo_keys)
         results["korean"] = korean

@@ -5,6 +5,7 @@ A checkpoint is a directory that describes itself (sampling needs nothing else):
     model.safetensors   weights (safetensors: loading can never execute code)
     config.json         format version, model + tokenizer + training config, corpus, metrics
     tokenizer.*         the tokenizer's own file(s)
+    words.json          word unigram/bigram counts of the train split (keyboard suggestions)
     trainer_state.pt    optimizer, schedule, RNG, data position, hidden state (resume only)
 
 Usage:
@@ -44,7 +45,8 @@ def _sha256(path: Path) -> str:
 
 
 def save_checkpoint(path, model: CharLM, tokenizer: Tokenizer, extra: dict | None = None,
-                    trainer_state: dict | None = None, weights_dtype: torch.dtype = torch.float32) -> Path:
+                    trainer_state: dict | None = None, weights_dtype: torch.dtype = torch.float32,
+                    extra_writers=()) -> Path:
     """Write a complete checkpoint to ``path``, replacing any previous one atomically.
 
     Everything is written into ``path.tmp`` first; only then is the old directory moved aside and
@@ -59,6 +61,8 @@ def save_checkpoint(path, model: CharLM, tokenizer: Tokenizer, extra: dict | Non
              for k, v in model.state_dict().items() if k != "head.weight" or not model.config.tie_weights}
     save_file(state, str(tmp / "model.safetensors"))
     spec = tokenizer.save(tmp)
+    for write in extra_writers:          # e.g. the word statistics the keyboard blends in
+        write(tmp)
     if trainer_state is not None:
         torch.save(trainer_state, tmp / "trainer_state.pt")
     from dataclasses import asdict

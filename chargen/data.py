@@ -140,6 +140,13 @@ def _split_chunks(chunks, n_first: int):
         seen += len(text)
 
 
+def train_text(paths, encoding: str, n_train_chars: int, max_chars: int | None = None) -> Iterator[str]:
+    """The training split's text as chunks (optionally only its first ``max_chars``)."""
+    limit = n_train_chars if max_chars is None else min(n_train_chars, max_chars)
+    for _, text in filter(lambda pair: pair[0], _split_chunks(iter_text(find_files(paths), encoding), limit)):
+        yield text
+
+
 def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab_size: int = 2000,
                    encoding: str = "utf-8", val_fraction: float = 0.1, tokenizer: Tokenizer | None = None,
                    progress: bool = False) -> Corpus:

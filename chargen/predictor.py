@@ -51,9 +51,9 @@ class _Beam:
 class Predictor:
     """A model loaded once, serving any number of independent :class:`Session` objects."""
 
-    def __init__(self, model, tokenizer, beam_width: int = 12, max_word_len: int = 24):
-        if tokenizer.kind not in ("char", "jamo"):
-            raise NotImplementedError("subword keyboard sessions are not implemented yet")
+    def __init__(self, model, tokenizer, beam_width: int = 12, max_word_len: int = 24, words=None,
+                 blend: float = 0.5, pool: int = 8):
+        self.words, self.blend, self.pool = words, blend, pool    # optional WordModel and its weight
         self.model, self.tokenizer = model.eval(), tokenizer
         self.stepper = FastStepper(model)
         self.beam_width, self.max_word_len = beam_width, max_word_len
@@ -64,6 +64,10 @@ class Predictor:
                                        for i, t in enumerate(texts)])
         self.boundary_mask = ~self.word_mask
         self.boundary_mask[tokenizer.unk_id] = False      # "unknown" is no prediction of a boundary
+        self.subword = None
+        if tokenizer.kind in ("bpe", "unigram"):
+            from .subword_session import SubwordTables
+            self.subword = SubwordTables(texts)
         start = [i for i in tokenizer.encode("\n") if i != tokenizer.unk_id]
         # The state for an empty text: as if just after a line break (how documents continue).
         state, logits = None, None
@@ -73,11 +77,25 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path, **kwargs) -> "Predictor":
+        from .checkpoint import resolve_checkpoint
+        from .wordstats import WordModel
         model, tokenizer, _ = load_checkpoint(path)
+        kwargs.setdefault("words", WordModel.load(resolve_checkpoint(path)))
         return cls(model, tokenizer, **kwargs)
 
+    def word_key(self, word: str) -> str:
+        """A word as the word model stores it (jamo models count decomposed words)."""
+        if self.tokenizer.kind == "jamo":
+            from .tokenizer import decompose_hangul
+            return decompose_hangul(word)
+        return word
+
     def session(self, text: str = "") -> "Session":
-        s = Session(self)
+        if self.subword is not None:
+            from .subword_session import SubwordSession
+            s = SubwordSession(self)
+        else:
+            s = Session(self)
         if text:
             s.set_text(text)
         return s
@@ -92,6 +110,7 @@ class Session:
         self.ids: list[int] = []
         self._states = {0: (predictor.start_state, predictor.start_logits)}   # position -> (state, logits)
         self.steps = 0                                                       # model steps taken (for tests)
+        self.remainder = ""          # typed text past the model state (subword token healing only)
 
     # ---------------------------------------------------------------- editing
     def type(self, text: str) -> "Session":
@@ -103,13 +122,16 @@ class Session:
 
     def set_text(self, text: str) -> "Session":
         """An arbitrary edit: keep the longest cached prefix, recompute only the rest."""
-        new = self.p.tokenizer.encode(text)
+        self._set_ids(self.p.tokenizer.encode(text))
+        self.text = text
+        return self
+
+    def _set_ids(self, new: list[int]) -> None:
         same = _common_prefix(self.ids, new)
         pos = max(k for k in self._states if k <= same)
         self.ids = self.ids[:pos]
         self._states = {k: v for k, v in self._states.items() if k <= pos}
-        self.text = self.p.tokenizer.decode(self.ids)
-        return self._extend(None, new[pos:], final_text=text)
+        self._extend("", new[pos:])
 
     def accept(self, suggestion: str) -> "Session":
         """Replace the current word by ``suggestion`` (a completion from ``complete_word``)."""
@@ -118,8 +140,21 @@ class Session:
             return self.type(suggestion[len(word):])
         return self.set_text(self.text[:len(self.text) - len(word)] + suggestion)
 
-    def _extend(self, text, ids, final_text=None):
+    def _extend(self, text, ids):
         state, logits = self._states[len(self.ids)]
+        if len(ids) > KEEP_RECENT + KEEP_EVERY:
+            # A long paste: run the bulk through the whole network in chunks (far faster than
+            # token steps), keeping the states at chunk boundaries that the cache retains.
+            bulk, ids = ids[:len(ids) - KEEP_RECENT], ids[len(ids) - KEEP_RECENT:]
+            with torch.no_grad():
+                while bulk:
+                    take = KEEP_EVERY - len(self.ids) % KEEP_EVERY
+                    chunk, bulk = bulk[:take], bulk[take:]
+                    out, state = self.p.model(torch.tensor([chunk]), state)
+                    logits = out[0, -1]
+                    self.ids.extend(chunk)
+                    self.steps += len(chunk)
+                    self._states[len(self.ids)] = (state, logits)
         for i in ids:
             logits, state = self.p.stepper.step(torch.tensor([i]), state)
             logits = logits[0]
@@ -129,13 +164,17 @@ class Session:
         n = len(self.ids)
         for k in [k for k in self._states if k < n - KEEP_RECENT and k % KEEP_EVERY]:
             del self._states[k]
-        self.text = final_text if final_text is not None else self.text + text
+        self.text += text
         return self
 
     # ---------------------------------------------------------------- predictions
     @property
     def logits(self) -> torch.Tensor:
         return self._states[len(self.ids)][1]                       # (V,)
+
+    @property
+    def state(self):
+        return self._states[len(self.ids)][0]
 
     def next_token_probs(self) -> torch.Tensor:
         return torch.softmax(self.logits.float(), -1)
@@ -152,11 +191,64 @@ class Session:
         """The n most probable distinct completions of the current word: (whole word, probability)."""
         word = current_word(self.text)
         word_ids = self.ids[len(self.ids) - len(self.p.tokenizer.encode(word)):] if word else []
-        return self._beam_search(word_ids, n)
+        if self.p.words is None:
+            return self._beam_search(word_ids, n)
+        return self._blend(word, word_ids, n)
 
     def next_words(self, n: int = 3) -> list[tuple[str, float]]:
         """The n most probable next words (after a space or punctuation)."""
-        return self._beam_search([], n) if not current_word(self.text) else []
+        return self.complete_word(n) if not current_word(self.text) else []
+
+    def _blend(self, word: str, word_ids: list[int], n: int) -> list[tuple[str, float]]:
+        """Mix the character model's completions with the word model's:
+        P(w) = blend * P_char(w) + (1 - blend) * P_words(w | previous word, typed prefix)."""
+        from .wordstats import words_of
+        p = self.p
+        char_p = dict(self._beam_search(word_ids, max(n, p.pool)))
+        before = words_of(self.text[:len(self.text) - len(word)])
+        prev = p.word_key(before[-1]) if before else None
+        word_p = {p.tokenizer.decode(p.tokenizer.encode(w)): q                # stored form -> display form
+                  for w, q in p.words.probs(prev, p.word_key(word), limit=p.pool).items()}
+        missing = [w for w in word_p if w not in char_p]
+        if missing:
+            char_p.update(self._score_words(word_ids, missing))
+        scores = {w: p.blend * q + (1 - p.blend) * word_p.get(w, 0.0) for w, q in char_p.items()}
+        return sorted(scores.items(), key=lambda kv: -kv[1])[:n]
+
+    def _score_words(self, word_ids: list[int], words: list[str]) -> dict[str, float]:
+        """P_char(rest of each word, then a boundary), for words that extend the typed one."""
+        p = self.p
+        rests = []
+        for w in words:
+            ids = p.tokenizer.encode(w)
+            rests.append(ids[len(word_ids):] if ids[:len(word_ids)] == word_ids else None)
+        rows = [i for i, r in enumerate(rests) if r]
+        out = {}
+        if not rows:
+            return out
+        state = self.state if self.state is not None else p.model.init_state(1)
+        k = len(rows)
+        state = tuple(t.expand(-1, k, -1).contiguous() for t in state) if isinstance(state, tuple) \
+            else state.expand(-1, k, -1).contiguous()
+        logp = torch.log_softmax(self.logits.float(), -1).expand(k, -1)         # (K, V)
+        total = torch.zeros(k)
+        done = torch.zeros(k, dtype=torch.bool)
+        longest = max(len(rests[i]) for i in rows)
+        for t in range(longest + 1):
+            for j, i in enumerate(rows):
+                if not done[j] and t == len(rests[i]):             # whole rest read: now a boundary
+                    total[j] += torch.logsumexp(logp[j, p.boundary_mask], -1)
+                    done[j] = True
+                elif not done[j]:
+                    total[j] += logp[j, rests[i][t]]
+            if t == longest:
+                break
+            toks = torch.tensor([rests[i][t] if t < len(rests[i]) else 0 for i in rows])
+            logits, state = p.stepper.step(toks, state)
+            logp = torch.log_softmax(logits.float(), -1)
+        for j, i in enumerate(rows):
+            out[words[i]] = math.exp(float(total[j]))
+        return out
 
     def _beam_search(self, word_ids: list[int], n: int) -> list[tuple[str, float]]:
         p = self.p

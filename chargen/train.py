@@ -25,10 +25,13 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import CheckpointError, load_checkpoint, load_trainer_state, read_config, save_checkpoint
-from .data import CorpusError, TBPTTBatches, prepare_corpus
+from .data import CorpusError, TBPTTBatches, prepare_corpus, train_text
 from .evaluate import loss_report, stream_loss
 from .model import CharLM, ModelConfig
 from .sizing import auto_size
+from .wordstats import WordModel
+
+WORDS_MAX_CHARS = 100_000_000     # word statistics read at most this much of the train split
 
 TOKENIZERS = ("char", "jamo", "bpe", "unigram")
 
@@ -157,6 +160,11 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
                             encoding=cfg.encoding, val_fraction=cfg.val_fraction, tokenizer=tokenizer,
                             progress=cfg.progress)
     tokenizer = corpus.tokenizer
+    chunks = train_text(cfg.corpus, cfg.encoding, corpus.meta["train_chars"], WORDS_MAX_CHARS)
+    if tokenizer.kind == "jamo":
+        from .tokenizer import decompose_hangul
+        chunks = map(decompose_hangul, chunks)
+    words = WordModel.fit(chunks)
     if resume_state is not None and resume_state["corpus_sha256"] != corpus.meta["sha256"]:
         raise CorpusError(f"the corpus changed since this run started (sha256 {corpus.meta['sha256'][:12]} != "
                           f"{resume_state['corpus_sha256'][:12]}): resume needs the same text")
@@ -208,7 +216,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
                              "corpus_sha256": corpus.meta["sha256"],
                              "hidden": list(state) if isinstance(state, tuple) else state}
         save_checkpoint(out / which, model, tokenizer, {**extra_base, "metrics": {"step": step, **metrics}},
-                        trainer_state=trainer_state)
+                        trainer_state=trainer_state, extra_writers=[words.save])
 
     def log_metrics(record: dict):
         with open(out / "metrics.jsonl", "a") as f:
@@ -226,7 +234,11 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     eval_every = cfg.eval_interval or (max(1, planned // 10) if planned else 200)
     if resume_state is not None and planned == resume_state["planned_steps"] and not cfg.eval_interval:
         eval_every = resume_state.get("eval_every", eval_every)   # validate at the same steps as before
-    calib_at, calib_t = (step + 25, None)
+    calib_at, calib_t, calib_step = step + 25, None, step
+    # Budget mode: the run is timed by --max-minutes alone; its schedule follows the measured pace.
+    budget_mode = budget < math.inf and not cfg.max_steps and (planned is None or resume_state is None)
+    # Validation costs time a short run cannot spare: about 2 per budget minute, 4 to 10 in all.
+    n_evals = int(min(10, max(4, 2 * cfg.max_minutes))) if cfg.max_minutes else 10
     from tqdm import tqdm
     bar = tqdm(total=planned, initial=step, unit="step", disable=not cfg.progress, dynamic_ncols=True)
     tokens_per_step = batches.batch_size * cfg.bptt_len
@@ -259,14 +271,18 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
             step += 1
             bar.update(1)
             if step == calib_at - 20:
-                calib_t = time.monotonic()
-            if planned is None and step == calib_at and budget < math.inf:
-                # Plan the schedule so it ends inside the budget: steps the remaining time allows,
-                # less about 10 validations and 10 saves.
-                per_step = (time.monotonic() - calib_t) / 20
-                remaining = budget - (elapsed_before + time.monotonic() - t_start)
-                planned = step + max(1, int(0.97 * (remaining - 11 * (eval_cost + 0.2)) / per_step))
-                eval_every = cfg.eval_interval or max(1, (planned - step) // 10)
+                calib_t, calib_step = time.monotonic(), step
+            if step >= calib_at and step % 25 == 0 and budget_mode:
+                # Plan (and keep re-planning) the schedule to end inside the budget: the steps the
+                # remaining time allows at the pace so far, validations and saves included, less
+                # the validations still to come. The host's speed drifts, so one early timing is
+                # not enough.
+                per_step = (time.monotonic() - calib_t) / (step - calib_step)
+                remaining = budget - (elapsed_before + time.monotonic() - t_start) - eval_cost - 1.0
+                new_plan = step + max(1, int(0.98 * remaining / per_step))
+                if planned is None:
+                    eval_every = cfg.eval_interval or max(1, (new_plan - step) // n_evals)
+                planned = new_plan
                 bar.total = planned
                 bar.refresh()
             if step % 50 == 0 or step == planned:

@@ -10,6 +10,7 @@ Both speak the same small protocol as the model engine in ``evaluate``: ``reset(
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import Counter, defaultdict
 
 from .predictor import current_word, is_word_char
@@ -79,3 +80,88 @@ class BigramCompleter(UnigramCompleter):
         ranked = sorted((w for w in nxt if w.startswith(prefix) and len(w) > len(prefix)),
                         key=lambda w: (-nxt[w], -self.counts[w], w))[:n]
         return ranked + self._unigram(prefix, n - len(ranked), exclude=set(ranked))
+
+
+class WordModel:
+    """Word unigram + bigram counts from the training split, shipped in the checkpoint
+    (``words.json``) so the keyboard can blend whole-word statistics into the character
+    model's completions. Counts are pruned to keep the file small."""
+
+    FILE = "words.json"
+
+    def __init__(self, unigrams: dict, bigrams: dict):
+        self.unigrams = Counter(unigrams)
+        self.bigrams = {a: Counter(f) for a, f in bigrams.items()}
+        self.sorted_words = sorted(self.unigrams)
+        self._cum = [0]                      # prefix sums of counts in sorted order: O(1) range totals
+        for w in self.sorted_words:
+            self._cum.append(self._cum[-1] + self.unigrams[w])
+        self._common = [w for w, _ in self.unigrams.most_common(200)]
+
+    @classmethod
+    def fit(cls, chunks, max_words: int = 50_000, min_bigram: int = 2):
+        import re
+        word = re.compile(r"(?:[^\W_]|')+")
+        uni, bi, prev, carry = Counter(), Counter(), None, ""
+        for text, last in itertools.chain(((c, False) for c in chunks), [("", True)]):
+            text, carry = carry + text, ""
+            if not last:    # a word cut by the chunk's edge waits for the rest of it
+                cut = len(text)
+                while cut > 0 and is_word_char(text[cut - 1]):
+                    cut -= 1
+                text, carry = text[:cut], text[cut:]
+            words = word.findall(text)
+            uni.update(words)
+            if words:
+                bi.update(zip([prev] + words[:-1], words))
+                prev = words[-1]
+        keep = dict(uni.most_common(max_words))
+        bigrams: dict[str, dict] = defaultdict(dict)
+        for (a, b), n in bi.items():
+            if n >= min_bigram and a in keep and b in keep:
+                bigrams[a][b] = n
+        return cls(keep, bigrams)
+
+    def save(self, directory) -> None:
+        import json
+        from pathlib import Path
+        Path(directory, self.FILE).write_text(json.dumps({"unigrams": self.unigrams, "bigrams": self.bigrams},
+                                                         ensure_ascii=False))
+
+    @classmethod
+    def load(cls, directory):
+        import json
+        from pathlib import Path
+        f = Path(directory, cls.FILE)
+        if not f.exists():
+            return None
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+            return cls(d["unigrams"], d["bigrams"])
+        except (ValueError, KeyError, TypeError):
+            return None            # a damaged word list only costs the blend, never the keyboard
+
+    def _range(self, prefix: str) -> tuple[int, int]:
+        return (bisect.bisect_left(self.sorted_words, prefix),
+                bisect.bisect_left(self.sorted_words, prefix + "\U0010ffff"))
+
+    def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
+        """P(word | previous word, word extends prefix): bigram with absolute discounting,
+        interpolated with the unigram, over the ``limit`` likeliest words."""
+        import heapq
+        lo, hi = self._range(prefix)
+        uni_total = self._cum[hi] - self._cum[lo] - (self.unigrams.get(prefix, 0) if prefix else 0)
+        if uni_total <= 0:
+            return {}
+        follow = self.bigrams.get(prev, {}) if prev else {}
+        seen = {w: c for w, c in follow.items() if w.startswith(prefix) and len(w) > len(prefix)}
+        bi_total = sum(seen.values())
+        d = 0.75
+        backoff = d * len(seen) / bi_total if bi_total else 1.0
+        pool = self._common if not prefix else self.sorted_words[lo:hi]
+        if len(pool) > 4 * limit:
+            pool = heapq.nlargest(4 * limit, pool, key=self.unigrams.__getitem__)
+        cands = set(w for w in pool if len(w) > len(prefix)) | set(seen)
+        scores = {w: (max(seen.get(w, 0) - d, 0) / bi_total if bi_total else 0.0)
+                  + backoff * self.unigrams[w] / uni_total for w in cands}
+        return dict(heapq.nlargest(limit, scores.items(), key=lambda kv: kv[1]))

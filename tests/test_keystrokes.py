@@ -68,3 +68,37 @@ def test_unigram_and_bigram_completers():
     bi.type("zebra ")
     assert bi.suggest(1) == ["the"]                  # unseen previous word: back off to unigram
     assert all(len(w) > 0 for w in bi.suggest(3))
+
+
+def test_word_model_probabilities_and_file(tmp_path):
+    from chargen.wordstats import WordModel
+    text = "the cat sat on the mat . the cat ran . a dog sat on the car . the cow"
+    wm = WordModel.fit([text[:30], text[30:]], min_bigram=1)           # chunks join like one text
+    assert wm.unigrams["the"] == 5 and wm.bigrams["the"]["cat"] == 2
+    p = wm.probs("the", "c")
+    assert set(p) == {"cat", "car", "cow"} and max(p, key=p.get) == "cat"
+    assert sum(p.values()) == pytest.approx(1.0)
+    assert wm.probs("a", "")["dog"] > wm.probs(None, "")["dog"]          # the bigram lifts "dog" after "a"
+    assert wm.probs(None, "zz") == {}
+    wm.save(tmp_path)
+    again = WordModel.load(tmp_path)
+    assert again.probs("the", "c") == pytest.approx(p)
+    (tmp_path / "words.json").write_text("{broken")
+    assert WordModel.load(tmp_path) is None
+
+
+def test_blend_brings_in_words_the_character_model_misses():
+    import torch
+    from chargen.model import CharLM, ModelConfig
+    from chargen.predictor import Predictor
+    from chargen.tokenizer import fit_tokenizer
+    from chargen.wordstats import WordModel
+    text = "Emma met Mr. Knightley. Emma met Mr. Knightley again. " * 5
+    tok = fit_tokenizer("char", [text])
+    torch.manual_seed(0)
+    model = CharLM(ModelConfig(vocab_size=tok.vocab_size, num_layers=1, hidden_size=16, embed_size=16, dropout=0.0))
+    plain = Predictor(model, tok).session("Emma met Mr. Kn").complete_word(3)
+    blended = Predictor(model, tok, words=WordModel.fit([text])).session("Emma met Mr. Kn").complete_word(3)
+    assert "Knightley" not in [w for w, _ in plain]          # an untrained model cannot know the name
+    assert blended[0][0] == "Knightley"
+    assert [p for _, p in blended] == sorted([p for _, p in blended], reverse=True)
