@@ -104,14 +104,14 @@ def cmd_eval(args) -> int:
         from .predictor import Predictor
         sim_text = text[:args.max_chars] if args.max_chars else text
         engine = ModelEngine(Predictor(model, tok))
-        k = keystroke_savings(engine, sim_text, args.suggestions, progress=True)
+        korean = any(0xAC00 <= ord(c) <= 0xD7A3 for c in sim_text[:10000])
+        k = keystroke_savings(engine, sim_text, args.suggestions, progress=True,
+                              also={"jamo": jamo_keys} if korean else None)
         print(f"keystroke savings {k['ksr']:.3f} with {args.suggestions} suggestions (oracle {k['oracle_ksr']:.3f}); "
               f"next-char accuracy top-1 {k['top1_char_acc']:.3f}, top-3 {k['top3_char_acc']:.3f}; "
               f"suggestions p50 {k['suggest_ms_p50']:.2f} ms, p99 {k['suggest_ms_p99']:.2f} ms")
-        if any(0xAC00 <= ord(c) <= 0xD7A3 for c in sim_text[:10000]):
-            kj = keystroke_savings(engine, sim_text, args.suggestions, key_cost=jamo_keys)
-            print(f"keystroke savings in jamo keystrokes {kj['ksr']:.3f} (oracle {kj['oracle_ksr']:.3f})")
-            k["ksr_jamo"], k["oracle_ksr_jamo"] = kj["ksr"], kj["oracle_ksr"]
+        if korean:
+            print(f"keystroke savings in jamo keystrokes {k['ksr_jamo']:.3f} (oracle {k['oracle_ksr_jamo']:.3f})")
         m.update({f"ksr_{key}" if not key.startswith("ksr") else key: v for key, v in k.items()})
     if args.json:
         Path(args.json).write_text(json.dumps(m, indent=2))

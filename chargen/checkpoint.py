@@ -82,14 +82,15 @@ def save_checkpoint(path, model: CharLM, tokenizer: Tokenizer, extra: dict | Non
 
 
 def resolve_checkpoint(path) -> Path:
-    """The checkpoint directory meant by ``path``: itself, or a training run's ``best/``.
+    """The checkpoint directory meant by ``path``: itself, or a training run's ``best/`` (``last/``
+    if the run stopped before its first validation).
 
     Also completes a save that was interrupted between its two renames.
     """
     path = Path(path)
     if not path.name:                       # "." and the like
         path = path.resolve()
-    for p in (path, path / "best"):
+    for p in (path, path / "best", path / "last"):
         tmp, old = p.with_name(p.name + ".tmp"), p.with_name(p.name + ".old")
         if not p.exists() and old.is_dir():
             # The crash came between "move old aside" and "move new in": the new one is whole

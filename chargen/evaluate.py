@@ -25,34 +25,33 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
     ids before it (unscored), so only the first row of a text that has nothing before it starts
     cold. With rows=1 this is exactly one pass over the text.
     """
-    ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+    ids = np.asarray(ids)                   # a memmap stays a memmap: only chunks are read
     n_scored = len(ids) - 1 if n_scored is None else n_scored
-    if not 0 < n_scored < len(ids) + 1 or n_scored > len(ids) - 1 + (len(ids) > n_scored):
+    if not 0 < n_scored < len(ids):
         raise ValueError(f"cannot score {n_scored} of {len(ids)} ids (the first id has nothing before it)")
     was_training = model.training
     model.eval()
     start = len(ids) - n_scored                         # first scored position (>= 1)
     rows = max(1, min(rows, n_scored // max(chunk, 1) or 1))
     row_len = math.ceil(n_scored / rows)
-    x = torch.zeros(rows, row_len, dtype=torch.long)    # inputs: the id before each target
-    y = torch.full((rows, row_len), -100, dtype=torch.long)   # -100 = padding, ignored
+    row_start = start + np.arange(rows) * row_len       # (R,) first target of each row
+    row_end = np.minimum(row_start + row_len, len(ids))
     states = []
-    for r in range(rows):
-        a, b = start + r * row_len, min(start + (r + 1) * row_len, len(ids))
-        x[r, :b - a], y[r, :b - a] = ids[a - 1:b - 1], ids[a:b]
-        ctx = ids[max(0, a - 1 - context):a - 1]
-        state = None
-        if len(ctx):
-            _, state = model(ctx[None], None)
-        states.append(state if state is not None else model.init_state(1))
+    for a in row_start:
+        ctx = torch.from_numpy(ids[max(0, a - 1 - context):a - 1].astype(np.int64))
+        states.append(model(ctx[None], None)[1] if len(ctx) else model.init_state(1))
     if isinstance(states[0], tuple):
         state = tuple(torch.cat([s[i] for s in states], dim=1) for i in range(len(states[0])))
     else:
         state = torch.cat(states, dim=1)
     total = 0.0
     for t in range(0, row_len, chunk):
-        logits, state = model(x[:, t:t + chunk], state)          # (R, chunk, V)
-        total += F.cross_entropy(logits.float().flatten(0, 1), y[:, t:t + chunk].flatten(),
+        pos = row_start[:, None] + t + np.arange(min(chunk, row_len - t))[None]     # (R, c) targets
+        valid = pos < row_end[:, None]
+        x = torch.from_numpy(ids[np.minimum(pos - 1, len(ids) - 1)].astype(np.int64))
+        y = torch.from_numpy(np.where(valid, ids[np.minimum(pos, len(ids) - 1)], -100).astype(np.int64))
+        logits, state = model(x, state)                                          # (R, c, V)
+        total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
                                  ignore_index=-100, reduction="sum").item()
     model.train(was_training)
     return total, n_scored
@@ -103,32 +102,37 @@ def jamo_keys(c: str) -> int:
 
 
 def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda c: 1,
-                      progress: bool = False) -> dict:
+                      progress: bool = False, also: dict | None = None) -> dict:
     """Simulate a user typing ``text`` with ``n_suggestions`` word completions on offer.
 
     Before each keystroke at a word character (at the start of a word or inside it) the engine
     offers completions of the current word; if the exact rest of the word is among them the user
     accepts it for one keystroke and goes on after the word; otherwise the user types the next
     character. Every other character is typed. KSR = 1 - keystrokes / keys to type everything.
-    ``key_cost(c)`` is what typing c costs (1, or its jamo for Korean). Also reports the oracle
-    (one keystroke per word) and, where the engine predicts characters, top-1/top-3 next-character
-    accuracy over every character, and the per-keystroke latency.
+    ``key_cost(c)`` is what typing c costs (1, or its jamo for Korean); ``also`` names more cost
+    functions counted on the same run (``{"jamo": jamo_keys}`` -> ``ksr_jamo``, ``oracle_ksr_jamo``).
+    Also reports the oracle (one keystroke per word) and, where the engine predicts characters,
+    top-1/top-3 next-character accuracy over every character, and the per-suggestion latency.
     """
     import time
 
     from tqdm import tqdm
     from .predictor import is_word_char
+    costs = {"": key_cost, **(also or {})}
     engine.reset()
-    total_keys = sum(key_cost(c) for c in text)
-    keys = oracle = 0
+    total = {k: sum(f(c) for c in text) for k, f in costs.items()}
+    keys = dict.fromkeys(costs, 0)
+    oracle = dict.fromkeys(costs, 0)
     top1 = top3 = predicted = 0
     latencies: list[float] = []
     has_chars = hasattr(engine, "next_chars")
-    i = 0
     bar = tqdm(total=len(text), unit="char", disable=not progress, desc="ksr")
 
-    def type_char(c):
+    def type_char(c, typed_by_user: bool):
         nonlocal top1, top3, predicted
+        if typed_by_user:
+            for k, f in costs.items():
+                keys[k] += f(c)
         if has_chars:
             guess = engine.next_chars(3)
             predicted += 1
@@ -136,12 +140,12 @@ def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda
             top3 += c in guess
         engine.type(c)
 
+    i = 0
     while i < len(text):
-        c = text[i]
-        if not is_word_char(c):
-            keys += key_cost(c)
-            oracle += key_cost(c)
-            type_char(c)
+        if not is_word_char(text[i]):
+            for k, f in costs.items():
+                oracle[k] += f(text[i])
+            type_char(text[i], True)
             i += 1
             bar.update(1)
             continue
@@ -149,25 +153,28 @@ def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda
         while end < len(text) and is_word_char(text[end]):
             end += 1
         word = text[i:end]
-        oracle += 1
+        for k in costs:
+            oracle[k] += 1
         for j in range(len(word)):
             t = time.perf_counter()
             offered = engine.suggest(n_suggestions)
             latencies.append(time.perf_counter() - t)
             if word in offered:
-                keys += 1
+                for k in costs:
+                    keys[k] += 1                     # one tap on the suggestion
                 for ch in word[j:]:
-                    type_char(ch)
+                    type_char(ch, False)
                 break
-            keys += key_cost(word[j])
-            type_char(word[j])
+            type_char(word[j], True)
         i = end
         bar.update(len(word))
     bar.close()
     lat = sorted(latencies) or [float("nan")]
-    report = {"ksr": 1 - keys / total_keys, "oracle_ksr": 1 - oracle / total_keys, "keystrokes": keys,
-              "keys_without_help": total_keys, "chars": len(text), "suggestions": n_suggestions,
+    report = {"ksr": 1 - keys[""] / total[""], "oracle_ksr": 1 - oracle[""] / total[""], "keystrokes": keys[""],
+              "keys_without_help": total[""], "chars": len(text), "suggestions": n_suggestions,
               "suggest_ms_p50": 1000 * lat[len(lat) // 2], "suggest_ms_p99": 1000 * lat[int(len(lat) * 0.99)]}
+    for k in also or {}:
+        report.update({f"ksr_{k}": 1 - keys[k] / total[k], f"oracle_ksr_{k}": 1 - oracle[k] / total[k]})
     if has_chars and predicted:
         report.update(top1_char_acc=top1 / predicted, top3_char_acc=top3 / predicted)
     return report

@@ -28,6 +28,7 @@ from .faststep import FastStepper
 
 KEEP_RECENT = 256      # states kept for every one of the last N positions (backspace, edits)
 KEEP_EVERY = 32        # and for every 32nd position before that
+CACHE_CHARS = 5000     # the session's recent text that feeds its word cache
 
 
 def is_word_char(c: str) -> bool:
@@ -52,8 +53,9 @@ class Predictor:
     """A model loaded once, serving any number of independent :class:`Session` objects."""
 
     def __init__(self, model, tokenizer, beam_width: int = 12, max_word_len: int = 24, words=None,
-                 blend: float = 0.5, pool: int = 8):
-        self.words, self.blend, self.pool = words, blend, pool    # optional WordModel and its weight
+                 blend: float = 0.5, pool: int = 8, cache: bool = True):
+        # optional WordModel, its weight, candidates drawn from each source, the session word cache
+        self.words, self.blend, self.pool, self.cache = words, blend, pool, cache
         self.model, self.tokenizer = model.eval(), tokenizer
         self.stepper = FastStepper(model)
         self.beam_width, self.max_word_len = beam_width, max_word_len
@@ -191,8 +193,6 @@ class Session:
         """The n most probable distinct completions of the current word: (whole word, probability)."""
         word = current_word(self.text)
         word_ids = self.ids[len(self.ids) - len(self.p.tokenizer.encode(word)):] if word else []
-        if self.p.words is None:
-            return self._beam_search(word_ids, n)
         return self._blend(word, word_ids, n)
 
     def next_words(self, n: int = 3) -> list[tuple[str, float]]:
@@ -200,20 +200,40 @@ class Session:
         return self.complete_word(n) if not current_word(self.text) else []
 
     def _blend(self, word: str, word_ids: list[int], n: int) -> list[tuple[str, float]]:
-        """Mix the character model's completions with the word model's:
-        P(w) = blend * P_char(w) + (1 - blend) * P_words(w | previous word, typed prefix)."""
+        """Mix the character model's completions with word statistics:
+        P(w) = blend * P_char(w) + (1 - blend) * P_words(w | previous word, typed prefix), where
+        P_words is the train split's bigram model, half and half with a cache of this text's words."""
         from .wordstats import words_of
         p = self.p
         char_p = dict(self._beam_search(word_ids, max(n, p.pool)))
         before = words_of(self.text[:len(self.text) - len(word)])
-        prev = p.word_key(before[-1]) if before else None
-        word_p = {p.tokenizer.decode(p.tokenizer.encode(w)): q                # stored form -> display form
-                  for w, q in p.words.probs(prev, p.word_key(word), limit=p.pool).items()}
+        prev, key = (p.word_key(before[-1]) if before else None), p.word_key(word)
+
+        def shown(probs: dict) -> dict:        # stored form (decomposed for jamo) -> display form
+            if p.tokenizer.kind != "jamo":
+                return probs
+            from .tokenizer import compose_hangul
+            return {compose_hangul(w): q for w, q in probs.items()}
+        word_p = shown(p.words.probs(prev, key, limit=p.pool)) if p.words is not None else {}
+        cache_p = shown(self._cache().probs(prev, key, limit=p.pool)) if p.cache else {}
+        if cache_p:         # words of this very text: names and rare words recur
+            mix = 0.5 if word_p else 1.0
+            word_p = {w: (1 - mix) * word_p.get(w, 0.0) + mix * cache_p.get(w, 0.0) for w in set(word_p) | set(cache_p)}
+        blend = p.blend if word_p else 1.0     # nothing to blend in: the character model alone
         missing = [w for w in word_p if w not in char_p]
         if missing:
             char_p.update(self._score_words(word_ids, missing))
-        scores = {w: p.blend * q + (1 - p.blend) * word_p.get(w, 0.0) for w, q in char_p.items()}
+        scores = {w: blend * q + (1 - blend) * word_p.get(w, 0.0) for w, q in char_p.items()}
         return sorted(scores.items(), key=lambda kv: -kv[1])[:n]
+
+    def _cache(self):
+        """Word counts of the recent text (the last CACHE_CHARS characters before the current word),
+        rebuilt only when a word boundary has been passed."""
+        from .wordstats import WordModel
+        head = self.text[:len(self.text) - len(current_word(self.text))][-CACHE_CHARS:]
+        if getattr(self, "_cache_head", None) != head:
+            self._cache_head, self._cache_model = head, WordModel.fit([self.p.word_key(head)], min_bigram=1)
+        return self._cache_model
 
     def _score_words(self, word_ids: list[int], words: list[str]) -> dict[str, float]:
         """P_char(rest of each word, then a boundary), for words that extend the typed one."""

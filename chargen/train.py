@@ -226,7 +226,10 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     t_start = time.monotonic()
     eval_cost = 0.0
-    if resume_state is None:
+    # Validation costs time a short run cannot spare: about 2 per budget minute, 2 to 10 in all,
+    # and a run under 5 minutes skips the step-0 validation (its cost is measured at the first one).
+    n_evals = int(min(10, max(2, round(2 * cfg.max_minutes)))) if cfg.max_minutes else 10
+    if resume_state is None and not 0 < cfg.max_minutes < 5:
         t0 = time.monotonic()
         history.append({"step": 0, "elapsed": 0.0, **evaluate()})
         eval_cost = time.monotonic() - t0
@@ -237,8 +240,6 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     calib_at, calib_t, calib_step = step + 25, None, step
     # Budget mode: the run is timed by --max-minutes alone; its schedule follows the measured pace.
     budget_mode = budget < math.inf and not cfg.max_steps and (planned is None or resume_state is None)
-    # Validation costs time a short run cannot spare: about 2 per budget minute, 4 to 10 in all.
-    n_evals = int(min(10, max(4, 2 * cfg.max_minutes))) if cfg.max_minutes else 10
     from tqdm import tqdm
     bar = tqdm(total=planned, initial=step, unit="step", disable=not cfg.progress, dynamic_ncols=True)
     tokens_per_step = batches.batch_size * cfg.bptt_len
@@ -297,9 +298,11 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
             if callback is not None:
                 callback(step, {"loss": loss.item(), "lr": lr})
             if step % eval_every == 0 and step != planned:
+                t0 = time.monotonic()
                 metrics, best_val, bad_evals = _validate(evaluate, history, step, best_val, bad_evals, save,
                                                          elapsed_before + time.monotonic() - t_start, log_metrics)
                 save("last", metrics, with_state=True)
+                eval_cost = time.monotonic() - t0
                 if cfg.patience and bad_evals >= cfg.patience:
                     stop_reason = f"early stop: no improvement in {bad_evals} validations"
                     break

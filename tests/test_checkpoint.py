@@ -136,3 +136,9 @@ def test_run_directory_means_best(tmp_path, saved):
     path, model, tok = saved
     save_checkpoint(tmp_path / "run" / "best", model, tok, {"metrics": {"val_nats": 2.0}})
     assert load_checkpoint(tmp_path / "run")[2]["metrics"]["val_nats"] == 2.0
+
+
+def test_run_directory_without_best_falls_back_to_last(tmp_path, saved):
+    path, model, tok = saved
+    save_checkpoint(tmp_path / "run" / "last", model, tok, {"metrics": {"val_nats": 3.0}})
+    assert load_checkpoint(tmp_path / "run")[2]["metrics"]["val_nats"] == 3.0

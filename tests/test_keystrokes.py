@@ -102,3 +102,9 @@ def test_blend_brings_in_words_the_character_model_misses():
     assert "Knightley" not in [w for w, _ in plain]          # an untrained model cannot know the name
     assert blended[0][0] == "Knightley"
     assert [p for _, p in blended] == sorted([p for _, p in blended], reverse=True)
+
+
+def test_several_key_units_in_one_run():
+    r = keystroke_savings(Scripted(["국민"]), "국민 국민", also={"jamo": jamo_keys})
+    assert r["keystrokes"] == 3 and r["ksr"] == pytest.approx(1 - 3 / 5)          # tap, space, tap
+    assert r["ksr_jamo"] == pytest.approx(1 - 3 / 13) and r["oracle_ksr_jamo"] == pytest.approx(1 - 3 / 13)

@@ -140,3 +140,10 @@ def test_syllable_model_on_korean():
     s = pred.session("국민대")
     assert s.steps == 3
     assert all(w.startswith("국민대") for w, _ in s.complete_word(3))
+
+
+def test_session_cache_suggests_words_of_this_text():
+    pred = _random_predictor()                     # untrained, and no word statistics
+    s = pred.session("Resolvedly came. Then Resolvedly left. Reso")
+    assert s.complete_word(3)[0][0] == "Resolvedly"
+    assert pred.session("Then Reso").complete_word(3)[0][0] != "Resolvedly"   # another session has no such cache
