@@ -49,7 +49,9 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
         pos = row_start[:, None] + t + np.arange(min(chunk, row_len - t))[None]     # (R, c) targets
         valid = pos < row_end[:, None]
         x = torch.from_numpy(ids[np.minimum(pos - 1, len(ids) - 1)].astype(np.int64))
-        y = torch.from_numpy(np.where(valid, ids[np.minimum(pos, len(ids) - 1)], -100).astype(np.int64))
+        # int64 before the -100 padding: ids may be uint8/uint16, where -100 would wrap around
+        y = ids[np.minimum(pos, len(ids) - 1)].astype(np.int64)
+        y = torch.from_numpy(np.where(valid, y, -100))
         logits, state = model(x, state)                                          # (R, c, V)
         total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
                                  ignore_index=-100, reduction="sum").item()

@@ -56,3 +56,15 @@ def test_text_metrics_counts_characters():
     m = text_metrics(_model(tok.vocab_size), tok, ENGLISH)
     assert m["val_chars"] == len(ENGLISH) - 1 == m["val_tokens"]
     assert m["val_nats"] == pytest.approx(m["val_nats_per_token"])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int64])
+def test_compact_id_arrays_with_padded_rows(dtype, tmp_path):
+    ids = np.random.default_rng(3).integers(0, 30, 1003).astype(dtype)   # 1002 targets: rows need padding
+    path = tmp_path / "ids.bin"
+    ids.tofile(path)
+    mm = np.memmap(path, dtype=dtype, mode="r")
+    model = _model(30)
+    one, _ = stream_loss(model, ids.astype(np.int64), rows=1)
+    many, n = stream_loss(model, mm, rows=5, chunk=40, context=2000)
+    assert n == 1002 and many == pytest.approx(one, rel=1e-5)
