@@ -40,8 +40,8 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n ** 3 / statistics.median(times) / 1e9
 
 
-def run(corpus: str, minutes: float, workdir: Path, extra: dict) -> dict:
-    out = workdir / f"run_{minutes:g}min"
+def run(corpus: str, minutes: float, workdir: Path, extra: dict, index: int = 0) -> dict:
+    out = workdir / f"run{index}_{minutes:g}min"
     rate_before = matmul_gflops()
     summary = train(TrainConfig(corpus=[corpus], out=str(out), max_minutes=minutes, progress=False,
                                 **extra.get("train", {})), ModelConfig(**extra.get("model", {})))
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         p.error(f"{args.corpus} not found: pass --corpus PATH")
     extra = {"model": json.loads(args.model), "train": json.loads(args.train)}
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="chargen-bench-"))
-    results = [run(args.corpus, m, workdir, extra) for m in args.minutes]
+    results = [run(args.corpus, m, workdir, extra, i) for i, m in enumerate(args.minutes)]
     head = f"{'budget':>8} {'val nats':>9} {'val bpc':>8} {'steps':>7} {'chars/s':>9} {'params':>9} " \
            f"{'model':>12} {'B':>3} {'mm GF/s':>8} {'train GF/s':>10} {'util':>6}"
     print(head)
