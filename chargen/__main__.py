@@ -112,7 +112,7 @@ def cmd_eval(args) -> int:
               f"suggestions p50 {k['suggest_ms_p50']:.2f} ms, p99 {k['suggest_ms_p99']:.2f} ms")
         if korean:
             print(f"keystroke savings in jamo keystrokes {k['ksr_jamo']:.3f} (oracle {k['oracle_ksr_jamo']:.3f})")
-        m.update({f"ksr_{key}" if not key.startswith("ksr") else key: v for key, v in k.items()})
+        m.update(k)                     # ksr, oracle_ksr, top1/top3_char_acc, suggest_ms_*, ...
     if args.json:
         Path(args.json).write_text(json.dumps(m, indent=2))
     return 0

@@ -64,3 +64,30 @@ def test_help_lists_every_flag(capsys):
     for flag in ("--corpus", "--tokenizer", "--cell", "--max-minutes", "--resume", "--hidden-size", "--dropout",
                  "--bptt-len", "--precision", "--tie-weights"):
         assert flag in out
+
+
+def test_suggest_one_shot_and_piped(tmp_path, english_file, capsys, monkeypatch):
+    import io
+    run = tmp_path / "run"
+    assert main(["train", "--corpus", str(english_file), "--out", str(run), "--max-steps", "20", "--max-minutes", "0",
+                 "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--bptt-len", "16", "--threads", "1"]) == 0
+    capsys.readouterr()
+    assert main(["suggest", "--checkpoint", str(run), "--text", "All: spe", "-n", "2"]) == 0
+    line = capsys.readouterr().out
+    assert line.startswith("next: ") and "words: spe" in line
+    monkeypatch.setattr("sys.stdin", io.StringIO("First\nAll: \n"))
+    assert main(["suggest", "--checkpoint", str(run)]) == 0
+    assert capsys.readouterr().out.count("next: ") == 2
+
+
+def test_eval_ksr(tmp_path, english_file, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--corpus", str(english_file), "--out", str(run), "--max-steps", "20", "--max-minutes", "0",
+                 "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--bptt-len", "16", "--threads", "1"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(run), "--text", str(english_file), "--ksr", "--max-chars", "300",
+                 "--json", str(tmp_path / "k.json")]) == 0
+    out = capsys.readouterr().out
+    assert "keystroke savings" in out and "oracle" in out
+    k = json.loads((tmp_path / "k.json").read_text())
+    assert 0 <= k["ksr"] <= k["oracle_ksr"] < 1
