@@ -43,6 +43,14 @@ def current_word(text: str) -> str:
     return text[i:]
 
 
+def previous_word(text: str) -> str | None:
+    """The last whole word before the current one (None if there is none)."""
+    i = len(text) - len(current_word(text))
+    while i > 0 and not is_word_char(text[i - 1]):
+        i -= 1
+    return current_word(text[:i]) or None
+
+
 @dataclass
 class _Beam:
     score: float
@@ -203,11 +211,10 @@ class Session:
         """Mix the character model's completions with word statistics:
         P(w) = blend * P_char(w) + (1 - blend) * P_words(w | previous word, typed prefix), where
         P_words is the train split's bigram model, half and half with a cache of this text's words."""
-        from .wordstats import words_of
         p = self.p
         char_p = dict(self._beam_search(word_ids, max(n, p.pool)))
-        before = words_of(self.text[:len(self.text) - len(word)])
-        prev, key = (p.word_key(before[-1]) if before else None), p.word_key(word)
+        before = previous_word(self.text)          # a scan back, not a pass over the whole text
+        prev, key = (p.word_key(before) if before else None), p.word_key(word)
 
         def shown(probs: dict) -> dict:        # stored form (decomposed for jamo) -> display form
             if p.tokenizer.kind != "jamo":

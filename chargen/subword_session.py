@@ -12,13 +12,13 @@ left out of the marginal. Usage: ``Predictor(model, bpe_tokenizer).session("The 
 """
 from __future__ import annotations
 
-import bisect
 import math
 
 import numpy as np
 import torch
 
 from .predictor import Session, current_word, is_word_char
+from .wordstats import prefix_range
 
 
 class SubwordTables:
@@ -38,8 +38,7 @@ class SubwordTables:
 
     def starting_with(self, prefix: str) -> list[int]:
         """Ids of the tokens whose text starts with ``prefix`` (all tokens for "")."""
-        lo = bisect.bisect_left(self.sorted_texts, prefix)
-        hi = bisect.bisect_left(self.sorted_texts, prefix + "\U0010ffff")
+        lo, hi = prefix_range(self.sorted_texts, prefix)
         return [i for i in self.sorted_ids[lo:hi] if self.texts[i]]
 
     def char_mass(self, probs: torch.Tensor) -> torch.Tensor:

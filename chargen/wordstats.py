@@ -10,10 +10,17 @@ Both speak the same small protocol as the model engine in ``evaluate``: ``reset(
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 from collections import Counter, defaultdict
 
-from .predictor import current_word, is_word_char
+from .predictor import current_word, is_word_char, previous_word
+
+
+def prefix_range(sorted_strings: list[str], prefix: str) -> tuple[int, int]:
+    """The slice of a sorted list holding exactly the strings that start with ``prefix``."""
+    return (bisect.bisect_left(sorted_strings, prefix),
+            bisect.bisect_left(sorted_strings, prefix + "\U0010ffff"))
 
 
 def words_of(text: str) -> list[str]:
@@ -47,14 +54,10 @@ class UnigramCompleter:
     def type(self, text: str):
         self.text += text
 
-    def _with_prefix(self, prefix: str) -> list[str]:
-        lo = bisect.bisect_left(self.sorted_words, prefix)
-        hi = bisect.bisect_left(self.sorted_words, prefix + "\U0010ffff")
-        return [w for w in self.sorted_words[lo:hi] if len(w) > len(prefix)]
-
     def _unigram(self, prefix: str, n: int, exclude=()) -> list[str]:
-        cands = [w for w in self._with_prefix(prefix) if w not in exclude]
-        return sorted(cands, key=lambda w: (-self.counts[w], w))[:n]
+        lo, hi = prefix_range(self.sorted_words, prefix)
+        cands = (w for w in self.sorted_words[lo:hi] if len(w) > len(prefix) and w not in exclude)
+        return heapq.nsmallest(n, cands, key=lambda w: (-self.counts[w], w))
 
     def suggest(self, n: int = 3) -> list[str]:
         return self._unigram(current_word(self.text), n)
@@ -75,10 +78,10 @@ class BigramCompleter(UnigramCompleter):
 
     def suggest(self, n: int = 3) -> list[str]:
         prefix = current_word(self.text)
-        before = words_of(self.text[:len(self.text) - len(prefix)])
-        nxt = self.following.get(before[-1], Counter()) if before else Counter()
-        ranked = sorted((w for w in nxt if w.startswith(prefix) and len(w) > len(prefix)),
-                        key=lambda w: (-nxt[w], -self.counts[w], w))[:n]
+        before = previous_word(self.text)
+        nxt = self.following.get(before, Counter()) if before else Counter()
+        ranked = heapq.nsmallest(n, (w for w in nxt if w.startswith(prefix) and len(w) > len(prefix)),
+                                 key=lambda w: (-nxt[w], -self.counts[w], w))
         return ranked + self._unigram(prefix, n - len(ranked), exclude=set(ranked))
 
 
@@ -141,15 +144,10 @@ class WordModel:
         except (ValueError, KeyError, TypeError):
             return None            # a damaged word list only costs the blend, never the keyboard
 
-    def _range(self, prefix: str) -> tuple[int, int]:
-        return (bisect.bisect_left(self.sorted_words, prefix),
-                bisect.bisect_left(self.sorted_words, prefix + "\U0010ffff"))
-
     def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """P(word | previous word, word extends prefix): bigram with absolute discounting,
         interpolated with the unigram, over the ``limit`` likeliest words."""
-        import heapq
-        lo, hi = self._range(prefix)
+        lo, hi = prefix_range(self.sorted_words, prefix)
         uni_total = self._cum[hi] - self._cum[lo] - (self.unigrams.get(prefix, 0) if prefix else 0)
         if uni_total <= 0:
             return {}

@@ -108,3 +108,11 @@ def test_several_key_units_in_one_run():
     r = keystroke_savings(Scripted(["국민"]), "국민 국민", also={"jamo": jamo_keys})
     assert r["keystrokes"] == 3 and r["ksr"] == pytest.approx(1 - 3 / 5)          # tap, space, tap
     assert r["ksr_jamo"] == pytest.approx(1 - 3 / 13) and r["oracle_ksr_jamo"] == pytest.approx(1 - 3 / 13)
+
+
+@pytest.mark.parametrize("text", ["", "the cat", "the cat ", "the cat sat, on", "  Mr. Knightley's  ho",
+                                  "국민대학교에 가요. 영", "!!", "one"])
+def test_previous_word_is_the_last_whole_word_before_the_current_one(text):
+    from chargen.predictor import current_word, previous_word
+    before = words_of(text[:len(text) - len(current_word(text))])
+    assert previous_word(text) == (before[-1] if before else None)
