@@ -53,7 +53,7 @@ def latency(predictor: Predictor, text: str) -> dict:
         s.next_chars(5)
         chars_ms.append(1000 * (time.perf_counter() - t))
         t = time.perf_counter()
-        s.complete_word(3) if s.text[-1:].isalnum() else s.next_words(3)
+        s.suggest(3)                              # the suggestion bar: 3 completions or next words
         words_ms.append(chars_ms[-1] + 1000 * (time.perf_counter() - t))
     model, tok = predictor.model, predictor.tokenizer
     with torch.no_grad():

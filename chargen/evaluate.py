@@ -92,7 +92,7 @@ class ModelEngine:
         self.session.type(text)
 
     def suggest(self, n: int = 3) -> list[str]:
-        return [w for w, _ in self.session.complete_word(n)]
+        return self.session.suggest(n)          # the keyboard's suggestion bar
 
     def next_chars(self, k: int = 3) -> list[str]:
         return [c for c, _ in self.session.next_chars(k)]

@@ -33,30 +33,48 @@ class FastStepper:
                 self.upper.append((w.float().T.contiguous(), b.float()))               # (2H, 4H), (4H,)
             self.w_head = model.head.weight.float().T.contiguous()                     # (H, V)
             self.b_head = model.head.bias.float()
+            # bf16 copies for batched search steps: about twice the matmul speed for 4+ rows on a
+            # CPU with bf16 instructions, and the same matmul precision the model was trained in
+            bf = torch.bfloat16
+            self.low = (self.table0, self.w_hh0.to(bf), [(w.to(bf), b) for w, b in self.upper],
+                        self.w_head.to(bf), self.b_head)
 
     @staticmethod
     def _cell(gates, c):
-        i, f, g, o = gates.chunk(4, 1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c), c
+        hidden = c.size(-1)
+        act = torch.sigmoid(gates)                                   # i, f, (unused), o
+        g = torch.tanh(gates[:, 2 * hidden:3 * hidden])
+        c = torch.addcmul(act[:, hidden:2 * hidden] * c, act[:, :hidden], g)
+        return act[:, 3 * hidden:] * torch.tanh(c), c
 
     @torch.no_grad()
-    def step(self, ids: torch.Tensor, state):
-        """ids (K,) int64, state ((L, K, H), (L, K, H)) or None -> logits (K, V), new state."""
+    def step(self, ids: torch.Tensor, state, bf16: bool = False):
+        """ids (K,) int64, state ((L, K, H), (L, K, H)) or None -> logits (K, V), new state.
+        ``bf16``: matmuls in bfloat16 (the search path); states and logits stay float32."""
         if not self.fast:
             logits, state = self.model(ids.view(-1, 1), state)
             return logits[:, -1], state
-        k = ids.numel()
         if state is None:
-            state = self.model.init_state(k)
-        h_all, c_all = state
-        hs, cs = [], []
-        gates = torch.addmm(self.table0[ids], h_all[0], self.w_hh0)                   # (K, 4H)
-        h, c = self._cell(gates, c_all[0])
-        hs.append(h), cs.append(c)
-        for layer, (w, b) in enumerate(self.upper, start=1):
-            gates = torch.addmm(b, torch.cat([h, h_all[layer]], 1), w)
-            h, c = self._cell(gates, c_all[layer])
-            hs.append(h), cs.append(c)
-        logits = torch.addmm(self.b_head, h, self.w_head)                              # (K, V)
+            state = self.model.init_state(ids.numel())
+        logits, hs, cs = self.step_layers(ids, list(state[0]), list(state[1]), bf16)
         return logits, (torch.stack(hs), torch.stack(cs))
+
+    def step_layers(self, ids, hs: list, cs: list, bf16: bool = False):
+        """The step on per-layer states (lists of (K, H) tensors), for loops that call it per
+        token (sampling): no stacking, no autograd bookkeeping (call it under no_grad)."""
+        if bf16 and torch.backends.mkldnn.is_available():
+            table0, w_hh0, upper, w_head, b_head = self.low
+            dt = torch.bfloat16
+        else:
+            table0, w_hh0, upper, w_head, b_head = self.table0, self.w_hh0, self.upper, self.w_head, self.b_head
+            dt = torch.float32
+
+        def affine(bias, x, w):     # bias + x @ w, the product in the weights' precision
+            return torch.addmm(bias, x, w) if dt is torch.float32 else bias + torch.mm(x.to(dt), w)
+        h, c = self._cell(affine(table0[ids], hs[0], w_hh0), cs[0])               # (K, 4H) gates
+        new_h, new_c = [h], [c]
+        for layer, (w, b) in enumerate(upper, start=1):
+            h, c = self._cell(affine(b, torch.cat([h, hs[layer]], 1), w), cs[layer])
+            new_h.append(h), new_c.append(c)
+        logits = affine(b_head, h, w_head)                                             # (K, V)
+        return logits.float(), new_h, new_c

@@ -17,6 +17,7 @@ puts a word boundary; ``next_words`` is completion from an empty word (after a s
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -28,11 +29,21 @@ from .faststep import FastStepper
 
 KEEP_RECENT = 256      # states kept for every one of the last N positions (backspace, edits)
 KEEP_EVERY = 32        # and for every 32nd position before that
-CACHE_CHARS = 5000     # the session's recent text that feeds its word cache
+CACHE_WORDS = 1000     # the session's recent words that feed its word cache
+TRIE_NODES = 4096      # completion-trie nodes kept per session before it is cleared
 
 
 def is_word_char(c: str) -> bool:
     return c.isalnum() or c == "'"
+
+
+def key_cost(c: str) -> int:
+    """Keys to type c: one per conjoining jamo for a Hangul syllable (two-set keyboard), else one."""
+    return 2 + ((ord(c) - 0xAC00) % 28 > 0) if 0xAC00 <= ord(c) <= 0xD7A3 else 1
+
+
+def keys(text: str) -> int:
+    return sum(key_cost(c) for c in text)
 
 
 def current_word(text: str) -> str:
@@ -60,10 +71,11 @@ class _Beam:
 class Predictor:
     """A model loaded once, serving any number of independent :class:`Session` objects."""
 
-    def __init__(self, model, tokenizer, beam_width: int = 12, max_word_len: int = 24, words=None,
-                 blend: float = 0.5, pool: int = 8, cache: bool = True):
-        # optional WordModel, its weight, candidates drawn from each source, the session word cache
-        self.words, self.blend, self.pool, self.cache = words, blend, pool, cache
+    def __init__(self, model, tokenizer, beam_width: int = 8, max_word_len: int = 24, words=None,
+                 blend: float = 0.5, pool: int = 8, rescore: int = 3, cache: bool = True):
+        # optional WordModel, its weight, candidates drawn from each word source, how many of those
+        # the beam missed are scored exactly by the character model, the session word cache
+        self.words, self.blend, self.pool, self.rescore, self.cache = words, blend, pool, rescore, cache
         self.model, self.tokenizer = model.eval(), tokenizer
         self.stepper = FastStepper(model)
         self.beam_width, self.max_word_len = beam_width, max_word_len
@@ -198,21 +210,35 @@ class Session:
                 if v > 0]
 
     def complete_word(self, n: int = 3) -> list[tuple[str, float]]:
-        """The n most probable distinct completions of the current word: (whole word, probability)."""
-        word = current_word(self.text)
-        word_ids = self.ids[len(self.ids) - len(self.p.tokenizer.encode(word)):] if word else []
-        return self._blend(word, word_ids, n)
+        """The n most probable distinct completions of the current word: (whole word, probability).
+        The probability blends the character model with word statistics (see ``_blend``)."""
+        return self._candidates(current_word(self.text), n)[:n]
 
     def next_words(self, n: int = 3) -> list[tuple[str, float]]:
         """The n most probable next words (after a space or punctuation)."""
         return self.complete_word(n) if not current_word(self.text) else []
 
-    def _blend(self, word: str, word_ids: list[int], n: int) -> list[tuple[str, float]]:
+    def suggest(self, n: int = 3) -> list[str]:
+        """The suggestion bar: the n most probable completions that add at least two keys. A
+        completion that adds one key saves nothing (tapping it costs as much as typing the key),
+        so that slot goes to the next candidate. Keys count jamo for Hangul (see ``key_cost``)."""
+        word = current_word(self.text)
+        typed = keys(word)
+        return [w for w, _ in self._candidates(word, n, min_keys=2) if keys(w) - typed >= 2][:n]
+
+    def _word_ids(self, word: str) -> list[int]:
+        return self.ids[len(self.ids) - len(self.p.tokenizer.encode(word)):] if word else []
+
+    def _candidates(self, word: str, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
+        """Completions of ``word``, most probable first: the search goes on until it has the n most
+        probable of those that add at least ``min_keys`` keys."""
+        return self._blend(word, self._word_ids(word), n, min_keys)
+
+    def _blend(self, word: str, word_ids: list[int], n: int, min_keys: int = 1) -> list[tuple[str, float]]:
         """Mix the character model's completions with word statistics:
         P(w) = blend * P_char(w) + (1 - blend) * P_words(w | previous word, typed prefix), where
         P_words is the train split's bigram model, half and half with a cache of this text's words."""
         p = self.p
-        char_p = dict(self._beam_search(word_ids, max(n, p.pool)))
         before = previous_word(self.text)          # a scan back, not a pass over the whole text
         prev, key = (p.word_key(before) if before else None), p.word_key(word)
 
@@ -226,90 +252,121 @@ class Session:
         if cache_p:         # words of this very text: names and rare words recur
             mix = 0.5 if word_p else 1.0
             word_p = {w: (1 - mix) * word_p.get(w, 0.0) + mix * cache_p.get(w, 0.0) for w in set(word_p) | set(cache_p)}
+        # the likeliest word-statistics candidates are scored exactly by the character model, in the
+        # same batched steps as the beam search; the rest count only if the beam finds them too
+        forced = sorted(word_p, key=lambda w: (-word_p[w], w))[:p.rescore]
+        char_p = self._beam_search(word_ids, n, forced, min_keys)
         blend = p.blend if word_p else 1.0     # nothing to blend in: the character model alone
-        missing = [w for w in word_p if w not in char_p]
-        if missing:
-            char_p.update(self._score_words(word_ids, missing))
-        scores = {w: blend * q + (1 - blend) * word_p.get(w, 0.0) for w, q in char_p.items()}
-        return sorted(scores.items(), key=lambda kv: -kv[1])[:n]
+        scores = {w: blend * char_p.get(w, 0.0) + (1 - blend) * word_p.get(w, 0.0) for w in set(char_p) | set(word_p)}
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def _cache(self):
-        """Word counts of the recent text (the last CACHE_CHARS characters before the current word),
-        rebuilt only when a word boundary has been passed."""
-        from .wordstats import WordModel
-        head = self.text[:len(self.text) - len(current_word(self.text))][-CACHE_CHARS:]
-        if getattr(self, "_cache_head", None) != head:
-            self._cache_head, self._cache_model = head, WordModel.fit([self.p.word_key(head)], min_bigram=1)
+        """The session's word cache: words of the text before the current word (the last
+        CACHE_WORDS of them), pushed as word boundaries are passed; rebuilt after other edits."""
+        from .wordstats import WordCache, words_of
+        head = self.text[:len(self.text) - len(current_word(self.text))]
+        done = getattr(self, "_cache_text", None)
+        if done is None or not head.startswith(done):
+            self._cache_model, done = WordCache(CACHE_WORDS), ""
+            head_words = words_of(head)[-CACHE_WORDS:]
+        else:
+            head_words = words_of(head[len(done):])
+        for w in head_words:
+            self._cache_model.push(self.p.word_key(w))
+        self._cache_text = head
         return self._cache_model
 
-    def _score_words(self, word_ids: list[int], words: list[str]) -> dict[str, float]:
-        """P_char(rest of each word, then a boundary), for words that extend the typed one."""
-        p = self.p
-        rests = []
-        for w in words:
-            ids = p.tokenizer.encode(w)
-            rests.append(ids[len(word_ids):] if ids[:len(word_ids)] == word_ids else None)
-        rows = [i for i, r in enumerate(rests) if r]
-        out = {}
-        if not rows:
-            return out
-        state = self.state if self.state is not None else p.model.init_state(1)
-        k = len(rows)
-        state = tuple(t.expand(-1, k, -1).contiguous() for t in state) if isinstance(state, tuple) \
-            else state.expand(-1, k, -1).contiguous()
-        logp = torch.log_softmax(self.logits.float(), -1).expand(k, -1)         # (K, V)
-        total = torch.zeros(k)
-        done = torch.zeros(k, dtype=torch.bool)
-        longest = max(len(rests[i]) for i in rows)
-        for t in range(longest + 1):
-            for j, i in enumerate(rows):
-                if not done[j] and t == len(rests[i]):             # whole rest read: now a boundary
-                    total[j] += torch.logsumexp(logp[j, p.boundary_mask], -1)
-                    done[j] = True
-                elif not done[j]:
-                    total[j] += logp[j, rests[i][t]]
-            if t == longest:
-                break
-            toks = torch.tensor([rests[i][t] if t < len(rests[i]) else 0 for i in rows])
-            logits, state = p.stepper.step(toks, state)
-            logp = torch.log_softmax(logits.float(), -1)
-        for j, i in enumerate(rows):
-            out[words[i]] = math.exp(float(total[j]))
-        return out
+    # ---------------------------------------------------------------- the completion trie
+    # Beam search and word scoring walk a trie of token paths from the current word's start; every
+    # node keeps its state and log-probabilities. While the user types along a path the search
+    # explored, its subtree is reused: no model step is taken twice for the same prefix.
+    def _trie_root(self, word_ids: list[int]) -> tuple:
+        anchor = len(self.ids) - len(word_ids)
+        at = self._states.get(anchor)          # identity of the state at the word's start
+        if at is None or getattr(self, "_trie_at", None) is not at or len(self._trie) > TRIE_NODES:
+            self._trie, self._trie_at = {}, at
+        root = tuple(word_ids)
+        if root not in self._trie:
+            state, logits = self._states[len(self.ids)]
+            st = _as_tuple(state if state is not None else self.p.model.init_state(1))
+            self._trie[root] = (tuple(t[:, 0] for t in st), torch.log_softmax(logits.float(), -1))
+        return root
 
-    def _beam_search(self, word_ids: list[int], n: int) -> list[tuple[str, float]]:
+    def _expand(self, paths: list[tuple]) -> torch.Tensor:
+        """(K, V) log-probabilities after each token path; paths not in the trie yet are computed in
+        one batched step from their parents (which must be in it)."""
+        trie = self._trie
+        todo = [q for q in dict.fromkeys(paths) if q not in trie]
+        if todo:
+            parents = [trie[q[:-1]][0] for q in todo]
+            state = tuple(torch.stack([par[i] for par in parents], 1) for i in range(len(parents[0])))
+            logits, new = self.p.stepper.step(torch.tensor([q[-1] for q in todo]), _from_tuple(state), bf16=len(todo) >= 4)
+            logp, new = torch.log_softmax(logits.float(), -1), _as_tuple(new)
+            for j, q in enumerate(todo):
+                trie[q] = (tuple(t[:, j] for t in new), logp[j])
+        return torch.stack([trie[q][1] for q in paths])
+
+    def _beam_search(self, word_ids: list[int], n: int, forced: list[str] = (), min_keys: int = 1) -> dict[str, float]:
+        """P_char of completions of the word: a beam search over tokens until a word boundary, kept
+        going until no open beam can beat the n-th finished word (of those adding ``min_keys`` keys
+        or more); plus the exact probability of each word in ``forced`` (rest of the word, then a
+        boundary), walked down in the same steps."""
         p = self.p
-        state, logits = self._states[len(self.ids)]
-        logp = torch.log_softmax(logits.float(), -1)[None]        # (1, V)
+        typed = keys(p.tokenizer.decode(word_ids))
+        counted: dict[str, float] = {}                             # finished words that add min_keys
+        root = self._trie_root(word_ids)
+        rests = {}
+        for w in forced:
+            ids = p.tokenizer.encode(w)
+            if ids[:len(word_ids)] == word_ids and len(ids) > len(word_ids):
+                rests[w] = ids[len(word_ids):]
+        forced_lp = dict.fromkeys(rests, 0.0)
+        logp = self._trie[root][1][None]                           # (1, V) for the beams
         beams = [_Beam(0.0, [])]
         finished: dict[str, float] = {}
         word_mask, boundary = p.word_mask, p.boundary_mask
-        for depth in range(p.max_word_len + 1):
-            scores = torch.tensor([b.score for b in beams])       # (K,)
-            if depth > 0:   # a completion adds at least one character
-                end = scores + torch.logsumexp(logp[:, boundary], -1)
-                for b, s in zip(beams, end.tolist()):
-                    w = p.tokenizer.decode(word_ids + b.ids)
-                    finished[w] = float(np.logaddexp(finished[w], s)) if w in finished else s
-            if depth == p.max_word_len:
+        rows = {(): 0}                                             # forced path -> its row in logp
+        for depth in itertools.count():
+            for w, r in rests.items():                             # forced words, this depth
+                if depth <= len(r):
+                    row = logp[rows[tuple(r[:depth])]]
+                    forced_lp[w] += float(row[r[depth]]) if depth < len(r) else float(torch.logsumexp(row[boundary], -1))
+            if beams:
+                scores = torch.tensor([b.score for b in beams])   # (K,)
+                blp = logp[:len(beams)]
+                if depth > 0:   # a completion adds at least one character
+                    end = scores + torch.logsumexp(blp[:, boundary], -1)
+                    for b, s in zip(beams, end.tolist()):
+                        w = p.tokenizer.decode(word_ids + b.ids)
+                        finished[w] = float(np.logaddexp(finished[w], s)) if w in finished else s
+                        if min_keys <= 1 or keys(w) - typed >= min_keys:
+                            counted[w] = finished[w]
+                if depth >= p.max_word_len:
+                    beams = []
+                else:
+                    cont = (scores[:, None] + blp).masked_fill(~word_mask, -math.inf)   # (K, V)
+                    top = torch.topk(cont.flatten(), min(p.beam_width, int(word_mask.sum()) * len(beams)))
+                    nth = sorted(counted.values(), reverse=True)[n - 1] if len(counted) >= n else -math.inf
+                    V = blp.size(1)      # beams that can still beat the n-th finished word go on
+                    beams = [_Beam(s, beams[int(j) // V].ids + [int(j) % V])
+                             for s, j in zip(top.values.tolist(), top.indices.tolist()) if s > nth]
+            paths = [root + tuple(b.ids) for b in beams]
+            todo = [tuple(r[:depth + 1]) for r in rests.values() if depth + 1 <= len(r)]
+            if not paths and not todo:
                 break
-            cont = (scores[:, None] + logp).masked_fill(~word_mask, -math.inf)   # (K, V)
-            top = torch.topk(cont.flatten(), min(p.beam_width, int(word_mask.sum()) * len(beams)))
-            nth = sorted(finished.values(), reverse=True)[n - 1] if len(finished) >= n else -math.inf
-            keep = [(s, int(j)) for s, j in zip(top.values.tolist(), top.indices.tolist()) if s > nth]
-            if not keep:    # no unfinished beam can beat the n-th finished word any more
-                break
-            V = logp.size(1)
-            rows = torch.tensor([j // V for _, j in keep])
-            toks = torch.tensor([j % V for _, j in keep])
-            beams = [_Beam(s, beams[j // V].ids + [j % V]) for s, j in keep]
-            if state is None:
-                state = p.model.init_state(1)
-            state = tuple(t[:, rows] for t in state) if isinstance(state, tuple) else state[:, rows]
-            logits, state = p.stepper.step(toks, state)           # one forward for every beam
-            logp = torch.log_softmax(logits.float(), -1)
-        ranked = sorted(finished.items(), key=lambda kv: -kv[1])[:n]
-        return [(w, math.exp(s)) for w, s in ranked]
+            rows = {q: len(paths) + i for i, q in enumerate(todo)}
+            logp = self._expand(paths + [root + q for q in todo])   # one batched step for all of them
+        out = {w: math.exp(s) for w, s in finished.items()}
+        out.update({w: math.exp(s) for w, s in forced_lp.items()})
+        return out
+
+
+def _as_tuple(state) -> tuple:
+    return state if isinstance(state, tuple) else (state,)
+
+
+def _from_tuple(state: tuple):
+    return state if len(state) > 1 else state[0]
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -57,6 +57,36 @@ def _unsettled_tail(text: str) -> int:
     return 0
 
 
+class _Draw:
+    """Draws next ids from (V,) logits at one or two tensor ops per token.
+
+    Sampling uses the Gumbel-max trick: argmax(logits / T + G) with G standard Gumbel noise is a
+    draw from softmax(logits / T). The noise comes from the seeded generator in blocks, so a seed
+    gives the same text every time. top-k / top-p mask the logits first (see filter_logits).
+    """
+
+    BLOCK = 256
+
+    def __init__(self, vocab: int, temperature=1.0, top_k=0, top_p=1.0, greedy=False, generator=None):
+        self.vocab, self.greedy, self.generator = vocab, greedy, generator
+        self.inv_t, self.top_k, self.top_p = 1.0 / temperature if not greedy else 1.0, top_k, top_p
+        self.noise, self.used = None, self.BLOCK
+
+    def __call__(self, logits: torch.Tensor) -> int:
+        if self.greedy:
+            return int(logits.argmax())
+        if self.top_k or self.top_p < 1.0:
+            probs = filter_logits(logits[None], 1.0 / self.inv_t, self.top_k, self.top_p)[0]
+            logits = torch.log(probs)                                   # -inf where filtered out
+        else:
+            logits = logits * self.inv_t
+        if self.used == self.BLOCK:
+            u = torch.rand(self.BLOCK, self.vocab, generator=self.generator).clamp_(1e-20, 1.0)
+            self.noise, self.used = -torch.log(-torch.log(u)), 0
+        self.used += 1
+        return int((logits + self.noise[self.used - 1]).argmax())
+
+
 @torch.no_grad()
 def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature: float = 1.0,
              top_k: int = 0, top_p: float = 1.0, greedy: bool = False, seed: int | None = None,
@@ -76,28 +106,42 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
         ids = tokenizer.encode("\n") or [1]
         ids = [i for i in ids if i != tokenizer.unk_id] or [1]
     logits, state = model(torch.tensor([ids]), None)
-    logits = logits[:, -1]                                  # (1, V)
+    logits = logits[0, -1].float()                          # (V,)
     stepper = FastStepper(model)                            # the one-token step without nn.LSTM overhead
+    draw = _Draw(logits.numel(), temperature, top_k, top_p, greedy, generator)
+    # a char model's ids are whole characters: no composition, no byte pieces, no decode call
+    texts = [tokenizer.token_text(i) for i in range(logits.numel())] if tokenizer.kind == "char" else None
+    stop = [s for s in stop if s]
     hold = max((len(s) for s in stop), default=1) - 1       # a stop string may be half-written
-    text, yielded = "", 0        # text whose ids are all decoded for good; how much of it was yielded
+    buf = ""                     # settled text not yielded yet (the last `hold` chars are held back)
     pending: list[int] = []      # ids whose text may still change (an open syllable, partial bytes)
+    hs, cs = (list(state[0]), list(state[1])) if stepper.fast else (None, None)
     for _ in range(length):
-        next_id = sample_next(logits, temperature, top_k, top_p, greedy, generator)   # (1,)
-        pending.append(int(next_id))
-        tail = tokenizer.decode(pending)
-        if not _unsettled_tail(tail):
-            text, pending, tail = text + tail, [], ""
-        full = text + tail
-        for s in stop:
-            at = full.find(s, yielded) if s else -1
-            if at >= 0:
-                if at > yielded:
-                    yield full[yielded:at]
-                return
-        if len(text) - hold > yielded:
-            yield text[yielded:len(text) - hold]
-            yielded = len(text) - hold
-        logits, state = stepper.step(next_id.view(1), state)
-    rest = (text + tokenizer.decode(pending))[yielded:]
+        next_id = draw(logits)
+        if texts is not None:
+            buf, tail = buf + texts[next_id], ""
+        else:
+            pending.append(next_id)
+            tail = tokenizer.decode(pending)
+            if not _unsettled_tail(tail):
+                buf, pending, tail = buf + tail, [], ""
+        if stop:
+            full = buf + tail
+            for s in stop:
+                at = full.find(s)
+                if at >= 0:
+                    if at > 0:
+                        yield full[:at]
+                    return
+        if len(buf) > hold:
+            yield buf[:len(buf) - hold]
+            buf = buf[len(buf) - hold:]
+        ids = torch.tensor([next_id])
+        if hs is not None:
+            out, hs, cs = stepper.step_layers(ids, hs, cs)
+        else:
+            out, state = stepper.step(ids, state)
+        logits = out[0]
+    rest = buf + (tokenizer.decode(pending) if pending else "")
     if rest:
         yield rest

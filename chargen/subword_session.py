@@ -92,6 +92,9 @@ class SubwordSession(Session):
         word = current_word(self.text)
         return self._token_beam(word, n)
 
+    def _candidates(self, word: str, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
+        return self._token_beam(word, n + 2 * (min_keys > 1))      # room for the short ones skipped
+
     def next_words(self, n: int = 3) -> list[tuple[str, float]]:
         return self._token_beam("", n) if not current_word(self.text) else []
 

@@ -149,17 +149,54 @@ class WordModel:
         interpolated with the unigram, over the ``limit`` likeliest words."""
         lo, hi = prefix_range(self.sorted_words, prefix)
         uni_total = self._cum[hi] - self._cum[lo] - (self.unigrams.get(prefix, 0) if prefix else 0)
-        if uni_total <= 0:
-            return {}
-        follow = self.bigrams.get(prev, {}) if prev else {}
-        seen = {w: c for w, c in follow.items() if w.startswith(prefix) and len(w) > len(prefix)}
-        bi_total = sum(seen.values())
-        d = 0.75
-        backoff = d * len(seen) / bi_total if bi_total else 1.0
         pool = self._common if not prefix else self.sorted_words[lo:hi]
         if len(pool) > 4 * limit:
             pool = heapq.nlargest(4 * limit, pool, key=self.unigrams.__getitem__)
-        cands = set(w for w in pool if len(w) > len(prefix)) | set(seen)
-        scores = {w: (max(seen.get(w, 0) - d, 0) / bi_total if bi_total else 0.0)
-                  + backoff * self.unigrams[w] / uni_total for w in cands}
-        return dict(heapq.nlargest(limit, scores.items(), key=lambda kv: kv[1]))
+        follow = self.bigrams.get(prev, {}) if prev else {}
+        return discounted(self.unigrams, uni_total, pool, follow, prefix, limit)
+
+
+def discounted(unigrams, uni_total: int, pool, follow: dict, prefix: str, limit: int) -> dict[str, float]:
+    """Bigram counts ``follow`` (after the previous word) with absolute discounting, backing off to
+    ``unigrams``; over the words in ``pool`` and ``follow`` that extend ``prefix``. ``uni_total`` is
+    the unigram count of every word that extends it."""
+    if uni_total <= 0:
+        return {}
+    seen = {w: c for w, c in follow.items() if w.startswith(prefix) and len(w) > len(prefix)}
+    bi_total = sum(seen.values())
+    d = 0.75
+    backoff = d * len(seen) / bi_total if bi_total else 1.0
+    cands = set(w for w in pool if len(w) > len(prefix)) | set(seen)
+    scores = {w: (max(seen.get(w, 0) - d, 0) / bi_total if bi_total else 0.0)
+              + backoff * unigrams.get(w, 0) / uni_total for w in cands}
+    return dict(heapq.nlargest(limit, scores.items(), key=lambda kv: kv[1]))
+
+
+class WordCache:
+    """Unigram and bigram counts of the last ``size`` words of one session's text, updated one
+    word at a time as the user passes word boundaries (the recent text's names and rare words)."""
+
+    def __init__(self, size: int = 1000):
+        from collections import deque
+        self.size, self.words = size, deque()
+        self.unigrams: Counter = Counter()
+        self.bigrams: dict[str, Counter] = defaultdict(Counter)
+
+    def push(self, word: str) -> None:
+        if self.words:
+            self.bigrams[self.words[-1]][word] += 1
+        self.words.append(word)
+        self.unigrams[word] += 1
+        if len(self.words) > self.size:                      # forget the oldest word and its bigram
+            old = self.words.popleft()
+            for counter, key in ((self.unigrams, old), (self.bigrams[old], self.words[0])):
+                counter[key] -= 1
+                if counter[key] <= 0:
+                    del counter[key]
+
+    def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
+        """Same estimate as :meth:`WordModel.probs`, over the cached words."""
+        pool = [w for w in self.unigrams if w.startswith(prefix) and len(w) > len(prefix)]
+        total = sum(self.unigrams[w] for w in pool)
+        follow = self.bigrams.get(prev, {}) if prev else {}
+        return discounted(self.unigrams, total, pool, follow, prefix, limit)

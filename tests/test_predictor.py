@@ -147,3 +147,68 @@ def test_session_cache_suggests_words_of_this_text():
     s = pred.session("Resolvedly came. Then Resolvedly left. Reso")
     assert s.complete_word(3)[0][0] == "Resolvedly"
     assert pred.session("Then Reso").complete_word(3)[0][0] != "Resolvedly"   # another session has no such cache
+
+
+def test_suggestion_bar_skips_completions_that_save_nothing():
+    pred = _random_predictor()
+    s = pred.session("All: spe")
+    bar = s.suggest(3)
+    assert len(bar) == 3 and len(set(bar)) == 3 and all(w.startswith("spe") and len(w) >= 5 for w in bar)
+    ranked = [w for w, _ in s._candidates("spe", 3, min_keys=2) if len(w) >= 5]
+    assert bar == ranked[:3]                       # the most probable that add two keys or more
+    assert all(len(w) == 4 for w, _ in s.complete_word(3))    # what the bar skipped: one-key completions
+    ko = _random_predictor(KOREAN * 3, kind="char").session("국민")
+    assert all(len(w) > 2 for w in ko.suggest(3))  # one added syllable is 2-3 jamo keys: it saves
+
+
+def test_typing_along_a_completion_reuses_the_search(knightley):
+    from chargen import faststep
+    pred = knightley
+    s = pred.session("Emma saw Mr. K")
+    first = s.complete_word(3)
+    rows = []
+    orig = faststep.FastStepper.step
+    try:
+        faststep.FastStepper.step = lambda self, ids, state, bf16=False: (rows.append(ids.numel()), orig(self, ids, state, bf16))[1]
+        word = first[0][0]
+        assert word == "Knightley"
+        s.type(word[1])                                          # the next letter of the top completion
+        again = s.complete_word(3)
+        reused, rows[:] = sum(rows), []
+        fresh = pred.session(s.text).complete_word(3)
+        from_scratch = sum(rows) - len(s.text) - 1             # less typing the text into the new session
+    finally:
+        faststep.FastStepper.step = orig
+    assert [w for w, _ in again] == [w for w, _ in fresh]
+    for (_, a), (_, b) in zip(again, fresh):
+        assert abs(a - b) < 2e-2 * b                             # bf16 search steps vs a fresh search
+    assert reused < from_scratch - 5, (reused, from_scratch)   # Knightley's path was already there
+
+
+def test_search_steps_in_bf16_stay_close_to_float32():
+    pred = _random_predictor()
+    state = pred.model.init_state(6)
+    ids = torch.randint(0, pred.tokenizer.vocab_size, (6,))
+    a, _ = pred.stepper.step(ids, state)
+    b, _ = pred.stepper.step(ids, state, bf16=True)
+    torch.testing.assert_close(torch.log_softmax(b, -1), torch.log_softmax(a, -1), atol=3e-2, rtol=0)
+
+
+def test_word_cache_updates_incrementally_like_a_rebuild():
+    from chargen.wordstats import WordCache, words_of
+    text = "the cat saw the dog and the cat ran " * 3
+    s = _random_predictor().session()
+    for ch in text:
+        s.type(ch)
+    inc = s._cache()
+    full = WordCache()
+    for w in words_of(text):
+        full.push(w)
+    assert inc.unigrams == full.unigrams and inc.bigrams == full.bigrams
+    small = WordCache(size=4)
+    for w in "a b c d e f".split():
+        small.push(w)
+    assert list(small.words) == ["c", "d", "e", "f"] and set(small.unigrams) == {"c", "d", "e", "f"}
+    assert dict(small.bigrams["b"]) == {} and small.bigrams["c"] == {"d": 1}
+    s.set_text("zebra zebra ")                                  # an edit, not an append: rebuilt
+    assert set(s._cache().unigrams) == {"zebra"}

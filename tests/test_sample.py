@@ -79,3 +79,13 @@ def test_subword_and_unknown_prompt_never_crash():
     ctok = fit_tokenizer("char", [ENGLISH])
     out = "".join(generate(_model(ctok.vocab_size), ctok, "🚀 unknown ☃", length=10, seed=1))
     assert len(out) == 10
+
+
+def test_gumbel_draws_follow_the_tempered_distribution():
+    from chargen.sample import _Draw
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
+    for temperature, top_k in ((1.0, 0), (0.5, 0), (1.0, 2)):
+        draw = _Draw(4, temperature, top_k, generator=torch.Generator().manual_seed(0))
+        counts = torch.bincount(torch.tensor([draw(logits) for _ in range(20000)]), minlength=4).float()
+        want = filter_logits(logits[None], temperature, top_k)[0]
+        assert torch.allclose(counts / counts.sum(), want, atol=0.015), (temperature, top_k, counts / counts.sum(), want)
