@@ -127,8 +127,13 @@ RESUME_OVERRIDES = ("max_steps", "max_minutes", "patience", "eval_interval")
 
 
 def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str | None = None,
-          callback=None, log=print, resume_overrides: dict | None = None) -> dict:
+          callback=None, log=print, resume_overrides: dict | None = None, on_record=None,
+          should_stop=None) -> dict:
     """Train (or resume) a run; returns a summary dict. ``callback(step, info)`` runs after each step.
+    ``on_record(record)`` receives every metrics.jsonl record as it is written ("train": loss, bpc,
+    chars/s, elapsed; "eval": validation metrics; "end"), for live progress in a UI.
+    ``should_stop()`` is polled every step: True saves and stops like Ctrl-C (for a Cancel button,
+    where a worker thread cannot take signals).
 
     A resumed run continues exactly as saved; ``resume_overrides`` (any of RESUME_OVERRIDES) extends
     or shortens it: a new max_steps becomes the new end of the learning-rate schedule, a new
@@ -221,6 +226,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     def log_metrics(record: dict):
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+        if on_record is not None:
+            on_record(record)
 
     out.mkdir(parents=True, exist_ok=True)
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
@@ -252,8 +259,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
             if elapsed >= budget:
                 stop_reason = "time budget reached"
                 break
-            if stop.signal is not None:
-                interrupted, stop_reason = stop.signal, "interrupted"
+            if stop.signal is not None or (should_stop is not None and should_stop()):
+                interrupted, stop_reason = stop.signal or "cancelled", "interrupted"
                 break
             x, y = batches.next()                                  # (B, T) each
             if batches.new_epoch:
@@ -292,7 +299,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
                 last_log_t, last_log_step = now, step
                 rec = {"event": "train", "step": step, "loss": loss.item(), "bpc": loss.item() / math.log(2),
                        "lr": lr, "grad_norm": float(grad_norm), "chars_per_s": cps,
-                       "elapsed": elapsed_before + now - t_start}
+                       "elapsed": elapsed_before + now - t_start, "planned_steps": planned,
+                       "budget_s": budget if budget < math.inf else None}
                 log_metrics(rec)
                 bar.set_postfix(loss=f"{loss.item():.3f}", bpc=f"{rec['bpc']:.3f}", cps=f"{cps:,.0f}")
             if callback is not None:

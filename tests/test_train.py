@@ -119,3 +119,14 @@ def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path, english_file):
     r = subprocess.run([sys.executable, "-m", "chargen", "train", "--out", str(tmp_path / "run"), "--resume",
                         "--max-steps", str(step + 20)], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_should_stop_cancels_and_saves_a_resumable_run_and_records_stream(tmp_path, english_file):
+    records = []
+    summary = train(_cfg(english_file, tmp_path / "run", max_steps=200), _tiny(),
+                    on_record=records.append, should_stop=lambda: len(records) >= 3, log=lambda *a: None)
+    assert summary["stop_reason"] == "interrupted" and summary["step"] < 200
+    assert [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()] == records
+    assert (tmp_path / "run" / "last" / "trainer_state.pt").exists()
+    resumed = train(_cfg(english_file, tmp_path / "run", max_steps=200, resume=True), log=lambda *a: None)
+    assert resumed["step"] == 200
