@@ -88,7 +88,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="English char model trained on the train split")
     p.add_argument("--corpus", default=str(CORPORA / "tinyshakespeare.txt"))
-    p.add_argument("--chars", type=int, default=20000, help="validation characters to simulate")
+    p.add_argument("--chars", type=int, default=0, help="validation characters to simulate (0: all of them)")
+    p.add_argument("--ablation-chars", type=int, default=20000,
+                   help="characters for the ablations (the model alone, without the word statistics)")
+    p.add_argument("--speed", nargs="*", default=[],
+                   help="more checkpoints to time (latency, sampling) beside --checkpoint")
     p.add_argument("--korean-jamo", default=None, help="jamo model trained on nsmc_train.txt")
     p.add_argument("--korean-char", default=None, help="syllable (char) model trained on nsmc_train.txt")
     p.add_argument("--korean-train", default=str(CORPORA / "nsmc_train.txt"))
@@ -100,16 +104,25 @@ def main(argv=None) -> int:
 
     results = {}
     train_text, val_text = split(Path(args.corpus).read_text(encoding="utf-8"))
-    val = val_text[:args.chars]
-    model, tok, _ = load_checkpoint(args.checkpoint)
+    val = val_text[:args.chars] if args.chars else val_text
     words = WordModel.fit([train_text])               # the train split's word statistics
+    results["speed"] = {}
+    for path in [args.checkpoint] + args.speed:      # timed first, before any long simulation
+        m, t, cfg = load_checkpoint(path)
+        name = f"{cfg['model']['num_layers']}x{cfg['model']['hidden_size']}"
+        results["speed"][name] = {"checkpoint": path, "params": sum(x.numel() for x in m.parameters()),
+                                  **latency(Predictor(m, t, words=words), val_text[:3000]),
+                                  "sampling_chars_per_s": sampling_speed(m, t)}
+    model, tok, _ = load_checkpoint(args.checkpoint)
     predictor = Predictor(model, tok, words=words)
-    results["latency"] = latency(predictor, val[:3000])
-    results["sampling_chars_per_s"] = sampling_speed(model, tok)
-    engines = {"char-model": ModelEngine(Predictor(model, tok, cache=False)),
-               "char+cache": ModelEngine(Predictor(model, tok)), "char+cache+words": ModelEngine(predictor),
+    engines = {"char+cache+words": ModelEngine(predictor),
                "word-unigram": UnigramCompleter.fit(train_text), "word-bigram": BigramCompleter.fit(train_text)}
     results["english"] = ksr_table(engines, val)
+    ablation = val_text[:args.ablation_chars]
+    results["english_ablation"] = ksr_table(
+        {"char-model": ModelEngine(Predictor(model, tok, cache=False)), "char+cache": ModelEngine(Predictor(model, tok)),
+         "char+cache+words": ModelEngine(predictor), "word-bigram": BigramCompleter.fit(train_text)},
+        ablation, sizes=(3,))
 
     if args.korean_jamo or args.korean_char:
         ko_train = Path(args.korean_train).read_text(encoding="utf-8")
@@ -123,13 +136,15 @@ def main(argv=None) -> int:
                 ko_engines[name + "+cache+words"] = ModelEngine(Predictor(m, t, words=wm))
         results["korean"] = ksr_table(ko_engines, ko_val, sizes=(3,), also={"jamo": jamo_keys})
 
-    lat = results["latency"]
-    print(f"latency per keystroke (1 thread): next_chars p50 {lat['next_chars_ms_p50']:.3f} ms, "
-          f"p99 {lat['next_chars_ms_p99']:.3f} ms; with 3 word completions p50 {lat['with_3_words_ms_p50']:.2f} ms, "
-          f"p99 {lat['with_3_words_ms_p99']:.2f} ms; naive re-encode of 200 chars p50 "
-          f"{lat['naive_reencode_200_ms_p50']:.2f} ms")
-    print(f"sampling (batch 1): {results['sampling_chars_per_s']:,.0f} chars/s")
-    tables = [(f"English (Tiny Shakespeare val, first {len(val):,} chars)", results["english"])]
+    print("speed per keystroke, 1 thread (ms; 'with 3 words' = next_chars + the 3-word suggestion bar)")
+    print(f"{'model':<8} {'params':>10} {'chars p50':>10} {'chars p99':>10} {'3 words p50':>12} "
+          f"{'3 words p99':>12} {'re-encode 200':>14} {'sampling c/s':>13}")
+    for name, r in results["speed"].items():
+        print(f"{name:<8} {r['params']:>10,} {r['next_chars_ms_p50']:>10.3f} {r['next_chars_ms_p99']:>10.3f} "
+              f"{r['with_3_words_ms_p50']:>12.2f} {r['with_3_words_ms_p99']:>12.2f} "
+              f"{r['naive_reencode_200_ms_p50']:>14.2f} {r['sampling_chars_per_s']:>13,.0f}")
+    tables = [(f"English (Tiny Shakespeare val: {len(val):,} chars)", results["english"]),
+              (f"English ablation (first {len(ablation):,} val chars)", results["english_ablation"])]
     if "korean" in results:
         tables.append((f"Korean (NSMC test, first {args.korean_chars:,} chars)", results["korean"]))
     for title, table in tables:
