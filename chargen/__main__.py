@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--text", default=None, help="print suggestions for this text and exit")
     g.add_argument("-n", type=int, default=3, help="how many suggestions")
 
+    x = sub.add_parser("export", help="copy a checkpoint for shipping: smaller weights, no trainer state")
+    x.add_argument("--checkpoint", required=True, help="checkpoint or run directory (a run means its best/)")
+    x.add_argument("--out", required=True, help="directory to write")
+    x.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default="float16",
+                   help="weight precision on disk (loading casts back to float32)")
+    x.add_argument("--force", action="store_true", help="replace an existing checkpoint at --out")
+
     i = sub.add_parser("info", help="describe a checkpoint")
     i.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
     return p
@@ -146,7 +153,6 @@ def _interactive(session, n: int) -> int:
     import os
     import termios
     import tty
-    from .predictor import current_word
     fd = sys.stdin.fileno()
     old = termios.tcgetattr(fd)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -154,16 +160,16 @@ def _interactive(session, n: int) -> int:
     try:
         tty.setcbreak(fd)
         while True:
-            words = session.complete_word(n) if current_word(session.text) else session.next_words(n)
+            words = session.suggest(n)                   # the suggestion bar, as in the app
             shown = session.text.replace("\n", "⏎")[-60:]
-            sys.stdout.write("\r\033[K" + shown + "\033[2m   [" + " | ".join(w for w, _ in words) + "]\033[0m")
+            sys.stdout.write("\r\033[K" + shown + "\033[2m   [" + " | ".join(words) + "]\033[0m")
             sys.stdout.flush()
             ch = decoder.decode(os.read(fd, 4))
             if ch in ("\x04", ""):
                 break
             for c in ch:
                 if c == "\t" and words:
-                    session.accept(words[0][0])
+                    session.accept(words[0])
                 elif c in ("\x7f", "\b"):
                     session.backspace()
                 elif c == "\r":
@@ -175,6 +181,22 @@ def _interactive(session, n: int) -> int:
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, old)
         print()
+    return 0
+
+
+def cmd_export(args) -> int:
+    import shlex
+
+    import torch
+
+    from .checkpoint import export_checkpoint
+    from pathlib import Path
+    if Path(args.out).exists() and not args.force:
+        raise ValueError(f"{args.out} exists; give --force to replace it")
+    command = "python -m chargen " + " ".join(shlex.quote(a) for a in args.argv)
+    path = export_checkpoint(args.checkpoint, args.out, getattr(torch, args.dtype), command)
+    size = sum(f.stat().st_size for f in Path(path).iterdir())
+    print(f"exported {args.checkpoint} -> {path} ({size / 1e6:.1f} MB, weights in {args.dtype})")
     return 0
 
 
@@ -204,7 +226,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     args.argv = argv
     handler = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info,
-               "suggest": cmd_suggest}[args.command]
+               "suggest": cmd_suggest, "export": cmd_export}[args.command]
     try:
         return handler(args)
     except (CorpusError, CheckpointError, TokenizerError, ValueError, FileNotFoundError) as e:

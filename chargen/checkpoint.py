@@ -172,3 +172,18 @@ def load_trainer_state(path) -> dict:
         return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a damaged zip
         raise CheckpointError(f"{f} is truncated or corrupt ({type(e).__name__}: {e})") from None
+
+
+def export_checkpoint(src, dst, weights_dtype: torch.dtype = torch.float16, command: str | None = None) -> Path:
+    """Copy the checkpoint ``src`` means (a run's best/) to ``dst`` for shipping: weights cast to
+    ``weights_dtype`` (loading casts back to float32), no trainer state, the same config (training
+    command, corpus, metrics) plus where it came from."""
+    from .wordstats import WordModel
+    src_dir = resolve_checkpoint(src)
+    model, tokenizer, config = load_checkpoint(src_dir)
+    words = WordModel.load(src_dir)
+    keep = {k: v for k, v in config.items() if k not in ("format", "format_version", "model", "tokenizer",
+                                                          "weights_sha256", "weights_dtype")}
+    keep["exported"] = {"from": str(src_dir), "command": command}
+    return save_checkpoint(dst, model, tokenizer, keep, weights_dtype=weights_dtype,
+                           extra_writers=[words.save] if words is not None else [])

@@ -91,3 +91,25 @@ def test_eval_ksr(tmp_path, english_file, capsys):
     assert "keystroke savings" in out and "oracle" in out
     k = json.loads((tmp_path / "k.json").read_text())
     assert 0 <= k["ksr"] <= k["oracle_ksr"] < 1
+
+
+def test_export_ships_small_weights_that_load_back(tmp_path, english_file, capsys):
+    import torch
+    from chargen.checkpoint import load_checkpoint
+    from chargen.evaluate import text_metrics
+    run, out = tmp_path / "run", tmp_path / "ship"
+    assert main(["train", "--corpus", str(english_file), "--out", str(run), "--max-steps", "20", "--max-minutes", "0",
+                 "--hidden-size", "32", "--num-layers", "1", "--batch-size", "4", "--bptt-len", "16", "--threads", "1"]) == 0
+    assert main(["export", "--checkpoint", str(run), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json", "words.json"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["weights_dtype"] == "float16" and config["exported"]["command"].startswith("python -m chargen export")
+    assert config["train"] == json.loads((run / "best" / "config.json").read_text())["train"]
+    a, tok, _ = load_checkpoint(run)
+    b, _, _ = load_checkpoint(out)
+    assert all(p.dtype == torch.float32 for p in b.parameters())
+    text = english_file.read_text()[:2000]
+    assert abs(text_metrics(a, tok, text)["val_nats"] - text_metrics(b, tok, text)["val_nats"]) < 2e-3
+    capsys.readouterr()
+    assert main(["export", "--checkpoint", str(run), "--out", str(out)]) == 2          # never overwrites silently
+    assert "--force" in capsys.readouterr().err
