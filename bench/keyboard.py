@@ -98,16 +98,20 @@ def main(argv=None) -> int:
     p.add_argument("--korean-train", default=str(CORPORA / "nsmc_train.txt"))
     p.add_argument("--korean-test", default=str(CORPORA / "nsmc_test.txt"))
     p.add_argument("--korean-chars", type=int, default=10000, help="NSMC test characters to simulate")
+    p.add_argument("--parts", nargs="+", choices=["speed", "english", "korean"], default=["speed", "english", "korean"],
+                   help="what to run; with --json, results of parts not run are kept from the existing file "
+                        "(time the speed part on a quiet machine, the long simulations whenever)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)        # one keystroke, one core: what an interactive server gets per user
 
-    results = {}
+    results = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
+    results = {k: v for k, v in results.items() if k in ("speed", "english", "english_ablation", "korean", "korean_chars")}
     train_text, val_text = split(Path(args.corpus).read_text(encoding="utf-8"))
     val = val_text[:args.chars] if args.chars else val_text
     words = WordModel.fit([train_text])               # the train split's word statistics
-    results["speed"] = {}
-    for path in [args.checkpoint] + args.speed:      # timed first, before any long simulation
+    for path in [args.checkpoint] + args.speed if "speed" in args.parts else []:
+        results.setdefault("speed", {})
         m, t, cfg = load_checkpoint(path)
         name = f"{cfg['model']['num_layers']}x{cfg['model']['hidden_size']}"
         results["speed"][name] = {"checkpoint": path, "params": sum(x.numel() for x in m.parameters()),
@@ -115,6 +119,15 @@ def main(argv=None) -> int:
                                   "sampling_chars_per_s": sampling_speed(m, t)}
     model, tok, _ = load_checkpoint(args.checkpoint)
     predictor = Predictor(model, tok, words=words)
+    if "english" in args.parts:
+        english(results, model, tok, predictor, train_text, val_text, val, args)
+    if (args.korean_jamo or args.korean_char) and "korean" in args.parts:
+        korean(results, args)
+    report(results, args)
+    return 0
+
+
+def english(results, model, tok, predictor, train_text, val_text, val, args):
     engines = {"char+cache+words": ModelEngine(predictor),
                "word-unigram": UnigramCompleter.fit(train_text), "word-bigram": BigramCompleter.fit(train_text)}
     results["english"] = ksr_table(engines, val)
@@ -124,29 +137,37 @@ def main(argv=None) -> int:
          "char+cache+words": ModelEngine(predictor), "word-bigram": BigramCompleter.fit(train_text)},
         ablation, sizes=(3,))
 
-    if args.korean_jamo or args.korean_char:
-        ko_train = Path(args.korean_train).read_text(encoding="utf-8")
-        ko_val = Path(args.korean_test).read_text(encoding="utf-8")[:args.korean_chars]
-        ko_engines = {"word-bigram": BigramCompleter.fit(ko_train)}
-        for name, path in (("jamo-model", args.korean_jamo), ("syllable-model", args.korean_char)):
-            if path:
-                m, t, _ = load_checkpoint(path)
-                wm = WordModel.fit([decompose_hangul(ko_train) if t.kind == "jamo" else ko_train])
-                ko_engines[name] = ModelEngine(Predictor(m, t, cache=False))
-                ko_engines[name + "+cache+words"] = ModelEngine(Predictor(m, t, words=wm))
-        results["korean"] = ksr_table(ko_engines, ko_val, sizes=(3,), also={"jamo": jamo_keys})
 
+def korean(results, args):
+    ko_train = Path(args.korean_train).read_text(encoding="utf-8")
+    ko_val = Path(args.korean_test).read_text(encoding="utf-8")[:args.korean_chars]
+    ko_engines = {"word-bigram": BigramCompleter.fit(ko_train)}
+    for name, path in (("jamo-model", args.korean_jamo), ("syllable-model", args.korean_char)):
+        if path:
+            m, t, _ = load_checkpoint(path)
+            wm = WordModel.fit([decompose_hangul(ko_train) if t.kind == "jamo" else ko_train])
+            ko_engines[name] = ModelEngine(Predictor(m, t, cache=False))
+            ko_engines[name + "+cache+words"] = ModelEngine(Predictor(m, t, words=wm))
+    results["korean"] = ksr_table(ko_engines, ko_val, sizes=(3,), also={"jamo": jamo_keys})
+    results["korean_chars"] = len(ko_val)
+
+
+def report(results, args):
     print("speed per keystroke, 1 thread (ms; 'with 3 words' = next_chars + the 3-word suggestion bar)")
     print(f"{'model':<8} {'params':>10} {'chars p50':>10} {'chars p99':>10} {'3 words p50':>12} "
           f"{'3 words p99':>12} {'re-encode 200':>14} {'sampling c/s':>13}")
-    for name, r in results["speed"].items():
+    for name, r in results.get("speed", {}).items():
         print(f"{name:<8} {r['params']:>10,} {r['next_chars_ms_p50']:>10.3f} {r['next_chars_ms_p99']:>10.3f} "
               f"{r['with_3_words_ms_p50']:>12.2f} {r['with_3_words_ms_p99']:>12.2f} "
               f"{r['naive_reencode_200_ms_p50']:>14.2f} {r['sampling_chars_per_s']:>13,.0f}")
-    tables = [(f"English (Tiny Shakespeare val: {len(val):,} chars)", results["english"]),
-              (f"English ablation (first {len(ablation):,} val chars)", results["english_ablation"])]
+    tables = []
+    if "english" in results:
+        n = results["english"]["char+cache+words@3"]["chars"]
+        m = results["english_ablation"]["char-model@3"]["chars"]
+        tables += [(f"English (Tiny Shakespeare val: {n:,} chars)", results["english"]),
+                   (f"English ablation (first {m:,} val chars)", results["english_ablation"])]
     if "korean" in results:
-        tables.append((f"Korean (NSMC test, first {args.korean_chars:,} chars)", results["korean"]))
+        tables.append((f"Korean (NSMC test, first {results['korean_chars']:,} chars)", results["korean"]))
     for title, table in tables:
         print(f"\n{title}")
         print(f"{'engine':<26} {'KSR':>7} {'KSR jamo':>9} {'top1 char':>10} {'top3 char':>10} {'suggest p50 ms':>15}")
@@ -157,7 +178,6 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2))
-    return 0
 
 
 if __name__ == "__main__":
