@@ -30,6 +30,8 @@ from .faststep import FastStepper
 KEEP_RECENT = 256      # states kept for every one of the last N positions (backspace, edits)
 KEEP_EVERY = 32        # and for every 32nd position before that
 CACHE_WORDS = 1000     # the session's recent words that feed its word cache
+CACHE_WEIGHT = 0.5     # the cache's starting share of the word statistics, adapted per session
+CACHE_RATE = 0.02      # how fast that share follows the words typed (about the last 50 words)
 TRIE_NODES = 4096      # completion-trie nodes kept per session before it is cleared
 
 
@@ -250,7 +252,7 @@ class Session:
         word_p = shown(p.words.probs(prev, key, limit=p.pool)) if p.words is not None else {}
         cache_p = shown(self._cache().probs(prev, key, limit=p.pool)) if p.cache else {}
         if cache_p:         # words of this very text: names and rare words recur
-            mix = 0.5 if word_p else 1.0
+            mix = self._cache_weight if word_p else 1.0
             word_p = {w: (1 - mix) * word_p.get(w, 0.0) + mix * cache_p.get(w, 0.0) for w in set(word_p) | set(cache_p)}
         # the likeliest word-statistics candidates are scored exactly by the character model, in the
         # same batched steps as the beam search; the rest count only if the beam finds them too
@@ -267,14 +269,25 @@ class Session:
         head = self.text[:len(self.text) - len(current_word(self.text))]
         done = getattr(self, "_cache_text", None)
         if done is None or not head.startswith(done):
-            self._cache_model, done = WordCache(CACHE_WORDS), ""
+            self._cache_model, done, self._cache_weight = WordCache(CACHE_WORDS), "", CACHE_WEIGHT
             head_words = words_of(head)[-CACHE_WORDS:]
         else:
             head_words = words_of(head[len(done):])
-        for w in head_words:
-            self._cache_model.push(self.p.word_key(w))
+        cache, words = self._cache_model, self.p.words
+        for w in map(self.p.word_key, head_words):
+            if words is not None and cache.words:
+                # Online EM for the cache's share: how much better did it predict this word than the
+                # train split's statistics? Recurring names push it up; unrelated texts (a stream
+                # of separate reviews) pull it down.
+                prev = cache.words[-1]
+                pc, pt = cache.prob(prev, w), words.prob(prev, w)
+                lam = self._cache_weight
+                if pc + pt > 0:
+                    r = lam * pc / (lam * pc + (1 - lam) * pt)
+                    self._cache_weight = min(0.9, max(0.05, lam + CACHE_RATE * (r - lam)))
+            cache.push(w)
         self._cache_text = head
-        return self._cache_model
+        return cache
 
     # ---------------------------------------------------------------- the completion trie
     # Beam search and word scoring walk a trie of token paths from the current word's start; every

@@ -100,6 +100,7 @@ class WordModel:
         for w in self.sorted_words:
             self._cum.append(self._cum[-1] + self.unigrams[w])
         self._common = [w for w, _ in self.unigrams.most_common(200)]
+        self._bi_totals: dict = {}
 
     @classmethod
     def fit(cls, chunks, max_words: int = 50_000, min_bigram: int = 2):
@@ -144,6 +145,13 @@ class WordModel:
         except (ValueError, KeyError, TypeError):
             return None            # a damaged word list only costs the blend, never the keyboard
 
+    def prob(self, prev: str | None, word: str) -> float:
+        """P(word | previous word), no prefix typed."""
+        follow = self.bigrams.get(prev, {}) if prev else {}
+        if prev not in self._bi_totals:
+            self._bi_totals[prev] = sum(follow.values())
+        return word_prob(self.unigrams, self._cum[-1], follow, self._bi_totals[prev], word)
+
     def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """P(word | previous word, word extends prefix): bigram with absolute discounting,
         interpolated with the unigram, over the ``limit`` likeliest words."""
@@ -172,6 +180,16 @@ def discounted(unigrams, uni_total: int, pool, follow: dict, prefix: str, limit:
     return dict(heapq.nlargest(limit, scores.items(), key=lambda kv: kv[1]))
 
 
+def word_prob(unigrams, uni_total: int, follow: dict, bi_total: int, word: str) -> float:
+    """P(word | previous word) under the same estimate as :func:`discounted`, from the empty prefix."""
+    if uni_total <= 0:
+        return 0.0
+    d = 0.75
+    if not bi_total:
+        return unigrams.get(word, 0) / uni_total
+    return max(follow.get(word, 0) - d, 0) / bi_total + d * len(follow) / bi_total * unigrams.get(word, 0) / uni_total
+
+
 class WordCache:
     """Unigram and bigram counts of the last ``size`` words of one session's text, updated one
     word at a time as the user passes word boundaries (the recent text's names and rare words)."""
@@ -193,6 +211,10 @@ class WordCache:
                 counter[key] -= 1
                 if counter[key] <= 0:
                     del counter[key]
+
+    def prob(self, prev: str | None, word: str) -> float:
+        follow = self.bigrams.get(prev, {}) if prev else {}
+        return word_prob(self.unigrams, len(self.words), follow, sum(follow.values()), word)
 
     def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """Same estimate as :meth:`WordModel.probs`, over the cached words."""

@@ -212,3 +212,14 @@ def test_word_cache_updates_incrementally_like_a_rebuild():
     assert dict(small.bigrams["b"]) == {} and small.bigrams["c"] == {"d": 1}
     s.set_text("zebra zebra ")                                  # an edit, not an append: rebuilt
     assert set(s._cache().unigrams) == {"zebra"}
+
+
+def test_cache_share_adapts_to_whether_the_text_repeats_itself():
+    from chargen.wordstats import WordModel
+    pred = _random_predictor()
+    pred.words = WordModel.fit(["the cat sat on the mat and the dog ran to the cat " * 20], min_bigram=1)
+    names = pred.session("Zorro met Quixote. " * 15)           # new words that recur: trust the cache
+    assert names._cache() and names._cache_weight > 0.7
+    fresh = pred.session("the cat sat on the mat and the dog ran to the cat ")
+    fresh._cache()
+    assert fresh._cache_weight < 0.5                            # the train statistics already know these

@@ -1,0 +1,112 @@
+"""The checkpoints a UI may load: every valid checkpoint directory under one root, names resolved
+safely, loaded predictors cached.
+
+A name is a direct child of the root (a checkpoint directory or a training run, which means its
+``best/``). Invalid children are skipped with one log line each. A name picked in a browser is only
+ever looked up among the listed children, so no path outside the root can be loaded
+("../x", "/etc", "a/b" are refused); a symlink the operator placed in the root is followed.
+
+Usage:
+
+    catalog = Catalog("checkpoints")
+    catalog.names()                   # ["default", "novel"]
+    catalog.default_name()            # "default" if valid, else the first valid one, else None
+    predictor = catalog.predictor("novel")      # loaded once, then shared by every session
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checkpoint import CheckpointError, read_config, resolve_checkpoint
+
+log = logging.getLogger("chargen.catalog")
+
+DEFAULT_NAME = "default"
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str          # the child of the root, as shown in the picker
+    path: Path         # the checkpoint directory it resolves to (a run's best/ or last/)
+    config: dict       # its config.json
+
+
+class Catalog:
+    def __init__(self, root, max_loaded: int = 4):
+        self.root = Path(root)
+        self.max_loaded = max_loaded
+        self._loaded: OrderedDict = OrderedDict()        # (path, config mtime) -> Predictor
+        self._lock = threading.Lock()
+        self._reported: set = set()                      # (name, reason) already logged
+
+    # ---------------------------------------------------------------- listing
+    def entries(self) -> list[Entry]:
+        """Every valid checkpoint under the root, sorted by name (``default`` first)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for child in sorted(self.root.iterdir(), key=lambda p: (p.name != DEFAULT_NAME, p.name)):
+            if _listable(child.name) and child.is_dir():
+                try:
+                    found.append(self._load_entry(child))
+                except (CheckpointError, OSError) as e:
+                    self._report(child.name, str(e))
+        return found
+
+    def _load_entry(self, child: Path) -> Entry:
+        path = resolve_checkpoint(child)
+        config = read_config(path)
+        if not (path / "model.safetensors").is_file():
+            raise CheckpointError(f"{path} has no model.safetensors")
+        return Entry(child.name, path, config)
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.entries()]
+
+    def default_name(self) -> str | None:
+        names = self.names()
+        return names[0] if names else None          # entries() lists "default" first
+
+    def _report(self, name: str, reason: str) -> None:
+        if (name, reason) not in self._reported:    # once per problem, not on every refresh
+            self._reported.add((name, reason))
+            log.warning("skipping checkpoint %r: %s", name, reason)
+
+    # ---------------------------------------------------------------- lookup
+    def entry(self, name: str) -> Entry:
+        """The checkpoint called ``name`` (a direct child of the root); CheckpointError otherwise."""
+        # No separators, no "." / "..": root / name can only be a child of the root.
+        if not isinstance(name, str) or not _listable(name) or "/" in name or "\\" in name or "\x00" in name:
+            raise CheckpointError(f"{name!r} is not a checkpoint name: pick one of the listed models")
+        child = self.root / name
+        if not child.is_dir():
+            raise CheckpointError(f"no checkpoint named {name!r} under {self.root}")
+        return self._load_entry(child)
+
+    def resolve(self, name: str) -> Path:
+        return self.entry(name).path
+
+    def predictor(self, name: str):
+        """The Predictor for ``name``, loaded on first use and cached (the ``max_loaded`` most
+        recently used stay in memory). Raises CheckpointError with a user-facing message."""
+        from .predictor import Predictor
+        path = self.resolve(name)
+        key = (str(path), (path / "config.json").stat().st_mtime_ns)
+        with self._lock:
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            predictor = Predictor.from_checkpoint(path)
+            self._loaded[key] = predictor
+            while len(self._loaded) > self.max_loaded:
+                self._loaded.popitem(last=False)
+            return predictor
+
+
+def _listable(name: str) -> bool:
+    # hidden names hold runs in progress; .tmp / .old are halves of an atomic save
+    return bool(name) and not name.startswith(".") and not name.endswith((".tmp", ".old"))
