@@ -34,6 +34,12 @@ from chargen.wordstats import BigramCompleter, UnigramCompleter, WordModel  # no
 CORPORA = ROOT.parent / "shared" / "corpora"
 
 
+def read_corpus(path) -> str:
+    """A file or a folder of .txt files, exactly as `chargen train --corpus` reads it."""
+    from chargen.data import find_files, iter_text
+    return "".join(iter_text(find_files([path])))
+
+
 def split(text: str, val_fraction: float = 0.1):
     n = int(len(text) * (1 - val_fraction))
     return text[:n], text[n:]
@@ -87,7 +93,8 @@ def ksr_table(engines: dict, text: str, sizes=(1, 3), also=None) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="English char model trained on the train split")
-    p.add_argument("--corpus", default=str(CORPORA / "tinyshakespeare.txt"))
+    p.add_argument("--corpus", default=str(CORPORA / "tinyshakespeare.txt"),
+                   help="file or folder the English model was trained on (e.g. corpora/austen)")
     p.add_argument("--chars", type=int, default=0, help="validation characters to simulate (0: all of them)")
     p.add_argument("--ablation-chars", type=int, default=20000,
                    help="characters for the ablations (the model alone, without the word statistics)")
@@ -106,8 +113,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)        # one keystroke, one core: what an interactive server gets per user
 
     results = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
-    results = {k: v for k, v in results.items() if k in ("speed", "english", "english_ablation", "korean", "korean_chars")}
-    train_text, val_text = split(Path(args.corpus).read_text(encoding="utf-8"))
+    results = {k: v for k, v in results.items() if k in ("speed", "english", "english_ablation", "korean", "korean_chars", "corpus")}
+    train_text, val_text = split(read_corpus(args.corpus))
     val = val_text[:args.chars] if args.chars else val_text
     words = WordModel.fit([train_text])               # the train split's word statistics
     for path in [args.checkpoint] + args.speed if "speed" in args.parts else []:
@@ -128,6 +135,7 @@ def main(argv=None) -> int:
 
 
 def english(results, model, tok, predictor, train_text, val_text, val, args):
+    results["corpus"] = Path(args.corpus).name
     engines = {"char+cache+words": ModelEngine(predictor),
                "word-unigram": UnigramCompleter.fit(train_text), "word-bigram": BigramCompleter.fit(train_text)}
     results["english"] = ksr_table(engines, val)
@@ -164,7 +172,7 @@ def report(results, args):
     if "english" in results:
         n = results["english"]["char+cache+words@3"]["chars"]
         m = results["english_ablation"]["char-model@3"]["chars"]
-        tables += [(f"English (Tiny Shakespeare val: {n:,} chars)", results["english"]),
+        tables += [(f"English ({results.get('corpus', 'Tiny Shakespeare')} val: {n:,} chars)", results["english"]),
                    (f"English ablation (first {m:,} val chars)", results["english_ablation"])]
     if "korean" in results:
         tables.append((f"Korean (NSMC test, first {results['korean_chars']:,} chars)", results["korean"]))
