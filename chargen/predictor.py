@@ -28,7 +28,8 @@ from .checkpoint import load_checkpoint
 from .faststep import FastStepper
 
 KEEP_RECENT = 256      # states kept for every one of the last N positions (backspace, edits)
-KEEP_EVERY = 32        # and for every 32nd position before that
+KEEP_EVERY = 32        # and for every 32nd position before that,
+KEEP_SPARSE = 256      # the last 256 of those (older edits recompute from the start)
 CACHE_WORDS = 1000     # the session's recent words that feed its word cache
 CACHE_WEIGHT = 0.5     # the cache's starting share of the word statistics, adapted per session
 CACHE_RATE = 0.02      # how fast that share follows the words typed (about the last 50 words)
@@ -170,10 +171,16 @@ class Session:
             # A long paste: run the bulk through the whole network in chunks (far faster than
             # token steps), keeping the states at chunk boundaries that the cache retains.
             bulk, ids = ids[:len(ids) - KEEP_RECENT], ids[len(ids) - KEEP_RECENT:]
+            # states before this position would be pruned anyway: run that part in long chunks
+            kept_from = len(self.ids) + len(bulk) - KEEP_SPARSE * KEEP_EVERY
+            at = 0
             with torch.no_grad():
-                while bulk:
-                    take = KEEP_EVERY - len(self.ids) % KEEP_EVERY
-                    chunk, bulk = bulk[:take], bulk[take:]
+                while at < len(bulk):
+                    pos = len(self.ids)
+                    take = KEEP_EVERY - pos % KEEP_EVERY if pos >= kept_from - KEEP_EVERY else \
+                        max(1, min(4096, kept_from - pos))
+                    chunk = bulk[at:at + take]
+                    at += len(chunk)
                     out, state = self.p.model(torch.tensor([chunk]), state)
                     logits = out[0, -1]
                     self.ids.extend(chunk)
@@ -186,7 +193,9 @@ class Session:
             self.steps += 1
             self._states[len(self.ids)] = (state, logits)
         n = len(self.ids)
-        for k in [k for k in self._states if k < n - KEEP_RECENT and k % KEEP_EVERY]:
+        old = [k for k in self._states if 0 < k < n - KEEP_RECENT]
+        sparse = sorted(k for k in old if k % KEEP_EVERY == 0)
+        for k in [k for k in old if k % KEEP_EVERY] + sparse[:-KEEP_SPARSE]:   # bounded memory per session
             del self._states[k]
         self.text += text
         return self

@@ -223,3 +223,13 @@ def test_cache_share_adapts_to_whether_the_text_repeats_itself():
     fresh = pred.session("the cat sat on the mat and the dog ran to the cat ")
     fresh._cache()
     assert fresh._cache_weight < 0.5                            # the train statistics already know these
+
+
+def test_a_huge_paste_keeps_a_bounded_number_of_states():
+    from chargen.predictor import KEEP_RECENT, KEEP_SPARSE
+    pred = _random_predictor()
+    s = pred.session()
+    s.set_text("abc " * 3000)                                     # 12,000 characters
+    assert len(s._states) <= 1 + KEEP_RECENT + KEEP_SPARSE + 1
+    s.set_text("Xbc " + "abc " * 2999)                           # an edit at the very start
+    torch.testing.assert_close(s.next_token_probs(), _full_pass_probs(pred, s.text), atol=1e-4, rtol=0)
