@@ -33,6 +33,7 @@ KEEP_SPARSE = 256      # the last 256 of those (older edits recompute from the s
 CACHE_WORDS = 1000     # the session's recent words that feed its word cache
 CACHE_WEIGHT = 0.5     # the cache's starting share of the word statistics, adapted per session
 CACHE_RATE = 0.02      # how fast that share follows the words typed (about the last 50 words)
+CACHE_PRIOR = 20       # and it counts fully only once the cache holds well over this many words
 TRIE_NODES = 4096      # completion-trie nodes kept per session before it is cleared
 
 
@@ -261,7 +262,8 @@ class Session:
         word_p = shown(p.words.probs(prev, key, limit=p.pool)) if p.words is not None else {}
         cache_p = shown(self._cache().probs(prev, key, limit=p.pool)) if p.cache else {}
         if cache_p:         # words of this very text: names and rare words recur
-            mix = self._cache_weight if word_p else 1.0
+            n_cached = len(self._cache_model.words)      # a cache of a few words knows little yet
+            mix = self._cache_weight * n_cached / (n_cached + CACHE_PRIOR) if word_p else 1.0
             word_p = {w: (1 - mix) * word_p.get(w, 0.0) + mix * cache_p.get(w, 0.0) for w in set(word_p) | set(cache_p)}
         # the likeliest word-statistics candidates are scored exactly by the character model, in the
         # same batched steps as the beam search; the rest count only if the beam finds them too
