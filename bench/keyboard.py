@@ -105,6 +105,7 @@ def main(argv=None) -> int:
     p.add_argument("--korean-train", default=str(CORPORA / "nsmc_train.txt"))
     p.add_argument("--korean-test", default=str(CORPORA / "nsmc_test.txt"))
     p.add_argument("--korean-chars", type=int, default=10000, help="NSMC test characters to simulate")
+    p.add_argument("--sizes", type=int, nargs="+", default=[1, 3], help="suggestion-bar sizes to simulate")
     p.add_argument("--parts", nargs="+", choices=["speed", "english", "korean"], default=["speed", "english", "korean"],
                    help="what to run; with --json, results of parts not run are kept from the existing file "
                         "(time the speed part on a quiet machine, the long simulations whenever)")
@@ -138,7 +139,7 @@ def english(results, model, tok, predictor, train_text, val_text, val, args):
     results["corpus"] = Path(args.corpus).name
     engines = {"char+cache+words": ModelEngine(predictor),
                "word-unigram": UnigramCompleter.fit(train_text), "word-bigram": BigramCompleter.fit(train_text)}
-    results["english"] = ksr_table(engines, val)
+    results["english"] = ksr_table(engines, val, sizes=tuple(args.sizes))
     ablation = val_text[:args.ablation_chars]
     results["english_ablation"] = ksr_table(
         {"char-model": ModelEngine(Predictor(model, tok, cache=False)), "char+cache": ModelEngine(Predictor(model, tok)),

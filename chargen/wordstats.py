@@ -55,9 +55,17 @@ class UnigramCompleter:
         self.text += text
 
     def _unigram(self, prefix: str, n: int, exclude=()) -> list[str]:
-        lo, hi = prefix_range(self.sorted_words, prefix)
-        cands = (w for w in self.sorted_words[lo:hi] if len(w) > len(prefix) and w not in exclude)
-        return heapq.nsmallest(n, cands, key=lambda w: (-self.counts[w], w))
+        ranked = self._ranked(prefix, n + len(exclude))
+        return [w for w in ranked if w not in exclude][:n]
+
+    def _ranked(self, prefix: str, n: int) -> list[str]:
+        """The n most frequent words extending ``prefix`` (memoised: prefixes recur all the time)."""
+        memo = self.__dict__.setdefault("_memo", {})
+        if (prefix, n) not in memo:
+            lo, hi = prefix_range(self.sorted_words, prefix)
+            cands = (w for w in self.sorted_words[lo:hi] if len(w) > len(prefix))
+            memo[prefix, n] = heapq.nsmallest(n, cands, key=lambda w: (-self.counts[w], w))
+        return memo[prefix, n]
 
     def suggest(self, n: int = 3) -> list[str]:
         return self._unigram(current_word(self.text), n)
