@@ -162,6 +162,9 @@ def korean(results, args):
 
 
 def report(results, args):
+    if args.json:                   # results first: a printing problem must never lose a long run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2))
     print("speed per keystroke, 1 thread (ms; 'with 3 words' = next_chars + the 3-word suggestion bar)")
     print(f"{'model':<8} {'params':>10} {'chars p50':>10} {'chars p99':>10} {'3 words p50':>12} "
           f"{'3 words p99':>12} {'re-encode 200':>14} {'sampling c/s':>13}")
@@ -176,7 +179,7 @@ def report(results, args):
         tables += [(f"English ({results.get('corpus', 'Tiny Shakespeare')} val: {n:,} chars)", results["english"]),
                    (f"English ablation (first {m:,} val chars)", results["english_ablation"])]
     if "korean" in results:
-        tables.append((f"Korean (NSMC test, first {results['korean_chars']:,} chars)", results["korean"]))
+        tables.append((f"Korean (NSMC test, first {results.get('korean_chars', 0):,} chars)", results["korean"]))
     for title, table in tables:
         print(f"\n{title}")
         print(f"{'engine':<26} {'KSR':>7} {'KSR jamo':>9} {'top1 char':>10} {'top3 char':>10} {'suggest p50 ms':>15}")
@@ -184,9 +187,6 @@ def report(results, args):
             print(f"{name:<26} {r['ksr']:>7.3f} {r.get('ksr_jamo', float('nan')):>9.3f} "
                   f"{r.get('top1_char_acc', float('nan')):>10.3f} {r.get('top3_char_acc', float('nan')):>10.3f} "
                   f"{r.get('suggest_ms_p50', float('nan')):>15.2f}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
