@@ -1,0 +1,140 @@
+"""The app's API through gradio_client: /suggest, /generate (streamed), /models; errors as messages.
+
+The app runs in-process on a free port with a temporary checkpoints root holding a tiny model
+trained by the fixture (a few seconds)."""
+import os
+import socket
+import tempfile
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "chargen-test-gradio"))
+
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+        "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n") * 20
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _keep_torch_threads():
+    """Training sets torch's process-wide thread count (to 1, as the app does): restore it after."""
+    import torch
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def train_tiny(root, name: str, text: str, tokenizer: str = "char", steps: int = 150, hidden: int = 48):
+    from chargen.model import ModelConfig
+    from chargen.train import TrainConfig, train
+    corpus = root.parent / f"{name}.txt"
+    corpus.write_text(text, encoding="utf-8")
+    train(TrainConfig(corpus=[str(corpus)], out=str(root / name), tokenizer=tokenizer, max_steps=steps,
+                      max_minutes=0, threads=1, progress=False),
+          ModelConfig(num_layers=1, hidden_size=hidden), log=lambda *_: None)
+
+
+def start_app(root, **kwargs):
+    import app
+    demo = app.build_demo(root, corpora_dir=root.parent / "corpora", **kwargs)
+    _, url, _ = app.serve(demo, "127.0.0.1", free_port(), block=False, quiet=True)
+    return demo, url.rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api") / "checkpoints"
+    root.mkdir()
+    train_tiny(root, "english", TEXT)
+    demo, url = start_app(root)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+    return Client(server, analytics_enabled=False, verbose=False)
+
+
+def test_api_names(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/suggest", "/generate", "/models"} <= set(endpoints)
+    assert len(endpoints) == 3              # the UI's internal events are not part of the API
+
+
+def test_models(client):
+    assert client.predict(api_name="/models") == ["english"]
+
+
+def test_suggest_completions_and_next_words(client):
+    r = client.predict("First Cit", api_name="/suggest")
+    assert r["model"] == "english" and r["kind"] == "completions"
+    assert 1 <= len(r["suggestions"]) <= 3
+    assert all(w.startswith("Cit") for w in r["suggestions"])
+    assert "Citizen" in r["suggestions"]
+    chars = r["next_chars"]
+    assert chars[0][0] == "i" and all(chars[i][1] >= chars[i + 1][1] for i in range(len(chars) - 1))
+    r = client.predict("Speak, ", "english", 2, api_name="/suggest")
+    assert r["kind"] == "next words" and len(r["suggestions"]) <= 2
+
+
+def test_suggest_refuses_paths_and_unknown_models(client):
+    from gradio_client.exceptions import AppError
+    for bad in ("../english", "/etc", "nope"):
+        with pytest.raises(AppError, match="checkpoint"):
+            client.predict("First", bad, api_name="/suggest")
+
+
+def test_generate_streams_and_is_reproducible(client):
+    job = client.submit("First", 0.8, 0, 1.0, 400, 7, "english", api_name="/generate")
+    final = job.result()
+    updates = job.outputs()
+    assert final.startswith("First") and len(final) > len("First") + 100
+    assert len(updates) > 1 and updates[-1] == final                 # streamed, then whole
+    assert all(final.startswith(u) for u in updates)                 # each update extends the last
+    again = client.predict("First", 0.8, 0, 1.0, 400, 7, "english", api_name="/generate")
+    assert again == final
+    greedyish = client.predict("All:", 0.8, 1, 1.0, 30, None, "english", api_name="/generate")  # top-k 1
+    assert greedyish.startswith("All:") and len(greedyish) > 4
+
+
+def test_generate_errors_are_messages(client):
+    from gradio_client.exceptions import AppError
+    with pytest.raises(AppError, match="checkpoint"):
+        client.predict("x", 0.8, 0, 1.0, 10, 1, "../english", api_name="/generate")
+
+
+def test_no_model_yet(tmp_path):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+    root = tmp_path / "checkpoints"
+    demo, url = start_app(root)
+    try:
+        c = Client(url, analytics_enabled=False, verbose=False)
+        assert c.predict(api_name="/models") == []
+        with pytest.raises(AppError, match="No model yet"):
+            c.predict("hello", api_name="/suggest")
+        with pytest.raises(AppError, match="No model yet"):
+            c.predict("hello", 0.8, 0, 1.0, 10, 1, None, api_name="/generate")
+    finally:
+        demo.close()
+
+
+def test_keyboard_helpers():
+    import app
+    assert app.type_jamo("한", "\u1161") == "하나"           # a vowel takes the final consonant (ㅏ)
+    assert app.type_jamo("하", "\u11ab") == "한"             # a final consonant joins the syllable
+    assert app.type_jamo("영화 ", "\u1100") == "영화 \u1100"  # a lone initial stays a jamo
+    assert [app.key_of(c) for c in ("É", "e", " ", "\n", "\u11a8", "\u1100", "국")] == \
+        ["e", "e", "space", "enter", "ㄱ", "ㄱ", "ㄱ"]
+    assert [app.show_char(c) for c in (" ", "\n", "\u1161", "a")] == ["␣", "⏎", "ㅏ", "a"]
