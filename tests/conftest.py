@@ -26,3 +26,11 @@ def korean_file(tmp_path):
     p = tmp_path / "korean.txt"
     p.write_text(KOREAN * 40, encoding="utf-8")
     return p
+
+
+@pytest.fixture(scope="module")
+def keep_torch_threads():
+    """Training sets torch's process-wide thread count (to 1, as the app does): restore it after."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)

@@ -11,20 +11,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "chargen-test-gradio"))
 
 import pytest  # noqa: E402
+from conftest import ENGLISH  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-        "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n") * 20
+TEXT = ENGLISH * 20
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _keep_torch_threads():
-    """Training sets torch's process-wide thread count (to 1, as the app does): restore it after."""
-    import torch
-    n = torch.get_num_threads()
+def _keep_torch_threads(keep_torch_threads):
     yield
-    torch.set_num_threads(n)
 
 
 def free_port() -> int:

@@ -28,12 +28,8 @@ TIMEOUT = 15_000                      # ms for every retrying wait
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _keep_torch_threads():
-    """Training sets torch's process-wide thread count (to 1, as the app does): restore it after."""
-    import torch
-    n = torch.get_num_threads()
+def _keep_torch_threads(keep_torch_threads):
     yield
-    torch.set_num_threads(n)
 
 
 def browser_problem() -> str | None:

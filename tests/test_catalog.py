@@ -14,12 +14,8 @@ TEXT = ("the cat sat on the mat. the dog sat on the log. a cat and a dog sat tog
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _keep_torch_threads():
-    """Training sets torch's process-wide thread count (to 1, as the app does): restore it after."""
-    import torch
-    n = torch.get_num_threads()
+def _keep_torch_threads(keep_torch_threads):
     yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

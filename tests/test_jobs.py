@@ -4,20 +4,17 @@ import time
 
 import pytest
 
+from conftest import ENGLISH
+
 from chargen.catalog import Catalog
 from chargen.jobs import JobError, JobManager, safe_name
 
-TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-        "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n") * 20
+TEXT = ENGLISH * 20
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _keep_torch_threads():
-    """Training sets torch's process-wide thread count (to 1, as the app does): restore it after."""
-    import torch
-    n = torch.get_num_threads()
+def _keep_torch_threads(keep_torch_threads):
     yield
-    torch.set_num_threads(n)
 
 
 def wait_for(jobs: JobManager, states, timeout=60.0):
