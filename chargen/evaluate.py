@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .predictor import key_cost
+
 
 @torch.no_grad()
 def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: int = 256,
@@ -98,9 +100,9 @@ class ModelEngine:
         return [c for c, _ in self.session.next_chars(k)]
 
 
-def jamo_keys(c: str) -> int:
-    """Keys a two-set Korean keyboard needs for ``c``: one per conjoining jamo (1 for non-Hangul)."""
-    return 2 + ((ord(c) - 0xAC00) % 28 > 0) if 0xAC00 <= ord(c) <= 0xD7A3 else 1
+# Keys a two-set Korean keyboard needs for a character: one per conjoining jamo (1 for anything
+# else); the keyboard engine's own count, under the name the KSR report uses.
+jamo_keys = key_cost
 
 
 def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda c: 1,

@@ -88,6 +88,7 @@ class Predictor:
         # (V,) True where the token is part of a word; everything else ends one
         self.word_mask = torch.tensor([bool(t) and all(is_word_char(c) for c in t) and i != tokenizer.unk_id
                                        for i, t in enumerate(texts)])
+        self.n_word_tokens = int(self.word_mask.sum())
         self.boundary_mask = ~self.word_mask
         self.boundary_mask[tokenizer.unk_id] = False      # "unknown" is no prediction of a boundary
         self.subword = None
@@ -137,6 +138,10 @@ class Session:
         self._states = {0: (predictor.start_state, predictor.start_logits)}   # position -> (state, logits)
         self.steps = 0                                                       # model steps taken (for tests)
         self.remainder = ""          # typed text past the model state (subword token healing only)
+        self._trie: dict = {}        # completion trie of the current word (see _trie_root)
+        self._trie_at = None         # the state object at that word's start: the trie's key
+        self._cache_text = None      # text whose words the word cache holds (see _cache)
+        self._cache_model, self._cache_weight = None, CACHE_WEIGHT
 
     # ---------------------------------------------------------------- editing
     def type(self, text: str) -> "Session":
@@ -260,9 +265,10 @@ class Session:
             from .tokenizer import compose_hangul
             return {compose_hangul(w): q for w, q in probs.items()}
         word_p = shown(p.words.probs(prev, key, limit=p.pool)) if p.words is not None else {}
-        cache_p = shown(self._cache().probs(prev, key, limit=p.pool)) if p.cache else {}
+        cache = self._cache() if p.cache else None
+        cache_p = shown(cache.probs(prev, key, limit=p.pool)) if cache is not None else {}
         if cache_p:         # words of this very text: names and rare words recur
-            n_cached = len(self._cache_model.words)      # a cache of a few words knows little yet
+            n_cached = len(cache.words)                  # a cache of a few words knows little yet
             mix = self._cache_weight * n_cached / (n_cached + CACHE_PRIOR) if word_p else 1.0
             word_p = {w: (1 - mix) * word_p.get(w, 0.0) + mix * cache_p.get(w, 0.0) for w in set(word_p) | set(cache_p)}
         # the likeliest word-statistics candidates are scored exactly by the character model, in the
@@ -278,7 +284,7 @@ class Session:
         CACHE_WORDS of them), pushed as word boundaries are passed; rebuilt after other edits."""
         from .wordstats import WordCache, words_of
         head = self.text[:len(self.text) - len(current_word(self.text))]
-        done = getattr(self, "_cache_text", None)
+        done = self._cache_text
         if done is None or not head.startswith(done):
             self._cache_model, done, self._cache_weight = WordCache(CACHE_WORDS), "", CACHE_WEIGHT
             head_words = words_of(head)[-CACHE_WORDS:]
@@ -307,7 +313,7 @@ class Session:
     def _trie_root(self, word_ids: list[int]) -> tuple:
         anchor = len(self.ids) - len(word_ids)
         at = self._states.get(anchor)          # identity of the state at the word's start
-        if at is None or getattr(self, "_trie_at", None) is not at or len(self._trie) > TRIE_NODES:
+        if at is None or self._trie_at is not at or len(self._trie) > TRIE_NODES:
             self._trie, self._trie_at = {}, at
         root = tuple(word_ids)
         if root not in self._trie:
@@ -369,7 +375,7 @@ class Session:
                     beams = []
                 else:
                     cont = (scores[:, None] + blp).masked_fill(~word_mask, -math.inf)   # (K, V)
-                    top = torch.topk(cont.flatten(), min(p.beam_width, int(word_mask.sum()) * len(beams)))
+                    top = torch.topk(cont.flatten(), min(p.beam_width, p.n_word_tokens * len(beams)))
                     nth = sorted(counted.values(), reverse=True)[n - 1] if len(counted) >= n else -math.inf
                     V = blp.size(1)      # beams that can still beat the n-th finished word go on
                     beams = [_Beam(s, beams[int(j) // V].ids + [int(j) % V])

@@ -42,6 +42,7 @@ class UnigramCompleter:
     def __init__(self, counts: Counter):
         self.counts = counts
         self.sorted_words = sorted(counts)
+        self._memo: dict = {}              # (prefix, n) -> ranked words
         self.reset()
 
     @classmethod
@@ -60,7 +61,7 @@ class UnigramCompleter:
 
     def _ranked(self, prefix: str, n: int) -> list[str]:
         """The n most frequent words extending ``prefix`` (memoised: prefixes recur all the time)."""
-        memo = self.__dict__.setdefault("_memo", {})
+        memo = self._memo
         if (prefix, n) not in memo:
             lo, hi = prefix_range(self.sorted_words, prefix)
             cands = (w for w in self.sorted_words[lo:hi] if len(w) > len(prefix))
