@@ -57,7 +57,8 @@ def save_checkpoint(path, model: CharLM, tokenizer: Tokenizer, extra: dict | Non
     tmp, old = path.with_name(path.name + ".tmp"), path.with_name(path.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    state = {k: v.detach().to(weights_dtype).contiguous() if v.is_floating_point() else v.contiguous()
+    # CPU tensors whatever device trained the model: the checkpoint loads on a CPU-only machine
+    state = {k: v.detach().cpu().to(weights_dtype).contiguous() if v.is_floating_point() else v.cpu().contiguous()
              for k, v in model.state_dict().items() if k != "head.weight" or not model.config.tie_weights}
     save_file(state, str(tmp / "model.safetensors"))
     spec = tokenizer.save(tmp)

@@ -33,6 +33,7 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
         raise ValueError(f"cannot score {n_scored} of {len(ids)} ids (the first id has nothing before it)")
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device             # score where the model lives (CPU or GPU)
     start = len(ids) - n_scored                         # first scored position (>= 1)
     rows = max(1, min(rows, n_scored // max(chunk, 1) or 1))
     row_len = math.ceil(n_scored / rows)
@@ -40,8 +41,8 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
     row_end = np.minimum(row_start + row_len, len(ids))
     states = []
     for a in row_start:
-        ctx = torch.from_numpy(ids[max(0, a - 1 - context):a - 1].astype(np.int64))
-        states.append(model(ctx[None], None)[1] if len(ctx) else model.init_state(1))
+        ctx = torch.from_numpy(ids[max(0, a - 1 - context):a - 1].astype(np.int64)).to(device)
+        states.append(model(ctx[None], None)[1] if len(ctx) else model.init_state(1, device=device))
     if isinstance(states[0], tuple):
         state = tuple(torch.cat([s[i] for s in states], dim=1) for i in range(len(states[0])))
     else:
@@ -50,10 +51,10 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
     for t in range(0, row_len, chunk):
         pos = row_start[:, None] + t + np.arange(min(chunk, row_len - t))[None]     # (R, c) targets
         valid = pos < row_end[:, None]
-        x = torch.from_numpy(ids[np.minimum(pos - 1, len(ids) - 1)].astype(np.int64))
+        x = torch.from_numpy(ids[np.minimum(pos - 1, len(ids) - 1)].astype(np.int64)).to(device)
         # int64 before the -100 padding: ids may be uint8/uint16, where -100 would wrap around
         y = ids[np.minimum(pos, len(ids) - 1)].astype(np.int64)
-        y = torch.from_numpy(np.where(valid, y, -100))
+        y = torch.from_numpy(np.where(valid, y, -100)).to(device)
         logits, state = model(x, state)                                          # (R, c, V)
         total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
                                  ignore_index=-100, reduction="sum").item()

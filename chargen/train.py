@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from .checkpoint import CheckpointError, load_checkpoint, load_trainer_state, read_config, save_checkpoint
 from .data import CorpusError, TBPTTBatches, prepare_corpus, train_text
+from .distributed import DEVICES, bf16_supported, resolve_device
 from .evaluate import loss_report, stream_loss
 from .model import CharLM, ModelConfig
 from .sizing import auto_size
@@ -57,7 +58,8 @@ class TrainConfig:
     patience: int = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
     seed: int = field(default=1337, metadata={"help": "random seed (initialisation, dropout)"})
     threads: int = field(default=0, metadata={"help": "CPU threads (0: all cores)"})
-    precision: str = field(default="auto", metadata={"help": "bf16 autocast or fp32 (auto: bf16 where the CPU has bf16 instructions)", "choices": ("auto", "bf16", "fp32")})
+    precision: str = field(default="auto", metadata={"help": "bf16 autocast or fp32 (auto: bf16 on a CUDA GPU or where the CPU has bf16 instructions)", "choices": ("auto", "bf16", "fp32")})
+    device: str = field(default="auto", metadata={"help": "where to train (auto: the CUDA GPU when there is one)", "choices": DEVICES})
     resume: bool = field(default=False, metadata={"help": "continue the run in --out exactly where it stopped"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar", "cli": False})
 
@@ -76,11 +78,7 @@ class TrainConfig:
 
 
 def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bf16_supported(torch.device("cpu"))
 
 
 class _StopFlag:
@@ -146,6 +144,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     if not cfg.resume and model_cfg is not None:    # fail before reading a large corpus
         replace(model_cfg, vocab_size=2).resolved().validate()
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    device = resolve_device(cfg.device)
     resume_state, tokenizer = None, None
     if cfg.resume:
         if not (out / "last").exists() and not (out / "last.old").exists():
@@ -153,7 +152,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
         saved = read_config(out / "last")
         keep = {k: v for k, v in saved["train"].items() if k in {f.name for f in fields(TrainConfig)}}
         overrides = {k: v for k, v in (resume_overrides or {}).items() if k in RESUME_OVERRIDES}
-        keep.update(resume=True, progress=cfg.progress, threads=cfg.threads, **overrides)
+        keep.update(resume=True, progress=cfg.progress, threads=cfg.threads, device=cfg.device, **overrides)
         cfg = TrainConfig(**keep)
         model, tokenizer, _ = load_checkpoint(out / "last")
         model_cfg = model.config
@@ -179,10 +178,10 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
         model_cfg.vocab_size = tokenizer.vocab_size
         torch.manual_seed(cfg.seed)
         model = CharLM(model_cfg)
-    model.train()
-    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if cpu_has_bf16() else "fp32")
+    model.to(device).train()
+    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if bf16_supported(device) else "fp32")
     def autocast():
-        return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+        return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
     opt = _optimizer(model, cfg, cfg.lr)
     batches = TBPTTBatches(corpus.train_ids, cfg.batch_size, cfg.bptt_len)
     # Validation reads the end of the train split as context, then scores every val token.
@@ -195,15 +194,18 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
         opt.load_state_dict(resume_state["optimizer"])
         batches.load_state_dict(resume_state["batches"])
         torch.set_rng_state(resume_state["rng"])
+        if device.type == "cuda" and resume_state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(resume_state["cuda_rng"], device)
         step, planned = resume_state["step"], resume_state["planned_steps"]
         elapsed_before, best_val = resume_state["elapsed"], resume_state["best_val"]
         bad_evals, history = resume_state["bad_evals"], resume_state["history"]
         if "max_steps" in (resume_overrides or {}) or "max_minutes" in (resume_overrides or {}):
             planned = cfg.max_steps or None          # None: re-planned from the remaining budget
         state = resume_state.get("hidden")
-        state = tuple(state) if isinstance(state, list) else state
+        state = tuple(s.to(device) for s in state) if isinstance(state, list) else \
+            (state.to(device) if state is not None else None)
 
-    extra_base = {"train": asdict(cfg), "precision": precision, "command": command,
+    extra_base = {"train": asdict(cfg), "precision": precision, "device": str(device), "command": command,
                   "corpus": {k: corpus.meta[k] for k in ("files", "sha256", "chars", "train_chars", "val_chars",
                                                          "train_tokens", "val_tokens")}}
 
@@ -216,10 +218,12 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
         if with_state:
             trainer_state = {"optimizer": opt.state_dict(), "batches": batches.state_dict(),
                              "rng": torch.get_rng_state(), "step": step, "planned_steps": planned,
+                             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                              "elapsed": elapsed_before + time.monotonic() - t_start, "best_val": best_val,
                              "bad_evals": bad_evals, "history": history, "eval_every": eval_every,
                              "corpus_sha256": corpus.meta["sha256"],
-                             "hidden": list(state) if isinstance(state, tuple) else state}
+                             "hidden": [s.cpu() for s in state] if isinstance(state, tuple) else
+                             (state.cpu() if state is not None else None)}
         save_checkpoint(out / which, model, tokenizer, {**extra_base, "metrics": {"step": step, **metrics}},
                         trainer_state=trainer_state, extra_writers=[words.save])
 
@@ -263,6 +267,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
                 interrupted, stop_reason = stop.signal or "cancelled", "interrupted"
                 break
             x, y = batches.next()                                  # (B, T) each
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if batches.new_epoch:
                 state = None                                       # rows restart at the stream's start
             lr = _schedule(step, cfg, cfg.lr, planned or 10 ** 9)
@@ -322,6 +327,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     elapsed = elapsed_before + time.monotonic() - t_start
     summary = {"step": step, "stop_reason": stop_reason, "elapsed": elapsed, "best_val_nats": best_val,
                "last": history[-1] if history else {}, "out": str(out), "precision": precision,
+               "device": str(device),
                "params": model.num_params(), "model": asdict(model.config), "history": history,
                "batch_size": cfg.batch_size, "bptt_len": cfg.bptt_len, "lr": cfg.lr}
     log_metrics({"event": "end", **{k: v for k, v in summary.items() if k not in ("model", "history")}})
