@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_TEMP_DIR", str(ROOT / ".gradio" / "tmp"))
+# One BLAS thread per call: the keystroke steps are numpy matrix-vector products, and sessions run
+# side by side (set before numpy loads its BLAS).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import numpy as np
 import torch
 
 from .faststep import FastStepper
@@ -58,7 +59,7 @@ def _unsettled_tail(text: str) -> int:
 
 
 class _Draw:
-    """Draws next ids from (V,) logits at one or two tensor ops per token.
+    """Draws next ids from (V,) logits (a numpy array or a tensor) at one or two ops per token.
 
     Sampling uses the Gumbel-max trick: argmax(logits / T + G) with G standard Gumbel noise is a
     draw from softmax(logits / T). The noise comes from the seeded generator in blocks, so a seed
@@ -72,19 +73,22 @@ class _Draw:
         self.inv_t, self.top_k, self.top_p = 1.0 / temperature if not greedy else 1.0, top_k, top_p
         self.noise, self.used = None, self.BLOCK
 
-    def __call__(self, logits: torch.Tensor) -> int:
+    def __call__(self, logits) -> int:
+        logits = logits.numpy() if isinstance(logits, torch.Tensor) else logits
         if self.greedy:
             return int(logits.argmax())
         if self.top_k or self.top_p < 1.0:
-            probs = filter_logits(logits[None], 1.0 / self.inv_t, self.top_k, self.top_p)[0]
-            logits = torch.log(probs)                                   # -inf where filtered out
+            probs = filter_logits(torch.from_numpy(logits)[None], 1.0 / self.inv_t, self.top_k, self.top_p)[0]
+            with np.errstate(divide="ignore"):
+                logits = np.log(probs.numpy())                          # -inf where filtered out
         else:
             logits = logits * self.inv_t
         if self.used == self.BLOCK:
             u = torch.rand(self.BLOCK, self.vocab, generator=self.generator).clamp_(1e-20, 1.0)
-            self.noise, self.used = -torch.log(-torch.log(u)), 0
+            self.noise, self.used = (-torch.log(-torch.log(u))).numpy(), 0
         self.used += 1
-        return int((logits + self.noise[self.used - 1]).argmax())
+        logits += self.noise[self.used - 1]
+        return int(logits.argmax())
 
 
 @torch.no_grad()
@@ -106,16 +110,17 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
         ids = tokenizer.encode("\n") or [1]
         ids = [i for i in ids if i != tokenizer.unk_id] or [1]
     logits, state = model(torch.tensor([ids]), None)
-    logits = logits[0, -1].float()                          # (V,)
+    logits = logits[0, -1].float().numpy()                  # (V,)
     stepper = FastStepper(model)                            # the one-token step without nn.LSTM overhead
-    draw = _Draw(logits.numel(), temperature, top_k, top_p, greedy, generator)
+    draw = _Draw(logits.size, temperature, top_k, top_p, greedy, generator)
     # a char model's ids are whole characters: no composition, no byte pieces, no decode call
-    texts = [tokenizer.token_text(i) for i in range(logits.numel())] if tokenizer.kind == "char" else None
+    texts = [tokenizer.token_text(i) for i in range(logits.size)] if tokenizer.kind == "char" else None
     stop = [s for s in stop if s]
     hold = max((len(s) for s in stop), default=1) - 1       # a stop string may be half-written
     buf = ""                     # settled text not yielded yet (the last `hold` chars are held back)
     pending: list[int] = []      # ids whose text may still change (an open syllable, partial bytes)
-    hs, cs = (list(state[0]), list(state[1])) if stepper.fast else (None, None)
+    # an LSTM steps in numpy on per-layer (1, H) arrays: no tensor wrapping per token
+    hs, cs = ([h.numpy() for h in state[0]], [c.numpy() for c in state[1]]) if stepper.fast else (None, None)
     for _ in range(length):
         next_id = draw(logits)
         if texts is not None:
@@ -136,12 +141,12 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
         if len(buf) > hold:
             yield buf[:len(buf) - hold]
             buf = buf[len(buf) - hold:]
-        ids = torch.tensor([next_id])
         if hs is not None:
-            out, hs, cs = stepper.step_layers(ids, hs, cs)
+            out, hs, cs = stepper.step_np(next_id, hs, cs)
+            logits = out[0]
         else:
-            out, state = stepper.step(ids, state)
-        logits = out[0]
+            out, state = stepper.step(torch.tensor([next_id]), state)
+            logits = out[0].numpy()
     rest = buf + (tokenizer.decode(pending) if pending else "")
     if rest:
         yield rest

@@ -23,10 +23,11 @@ def _full_pass_probs(pred, text):
     return torch.softmax(logits[0, -1], -1)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_fast_step_matches_module(cell):
+@pytest.mark.parametrize("cell,rows", [("lstm", 1), ("lstm", 3), ("lstm", 6), ("gru", 3)])
+def test_fast_step_matches_module(cell, rows):
+    # 1 and 3 rows take the numpy path, 6 the torch one (faststep.NUMPY_MAX_ROWS)
     pred = _random_predictor(cell=cell)
-    ids = torch.randint(0, pred.tokenizer.vocab_size, (3, 9))
+    ids = torch.randint(0, pred.tokenizer.vocab_size, (rows, 9))
     full, _ = pred.model(ids)
     state = None
     for t in range(9):
