@@ -76,6 +76,8 @@ def cmd_train(args) -> int:
     command = "python -m chargen " + " ".join(shlex.quote(a) for a in args.argv)
     summary = train(cfg, model_cfg, command=command, log=lambda m: print(m, file=sys.stderr),
                     resume_overrides=overrides)
+    if summary["rank"] != 0:             # under torchrun, rank 0 alone reports
+        return 0
     last = summary["last"]
     print(f"{summary['stop_reason']} after {summary['step']} steps, {summary['elapsed'] / 60:.1f} min: "
           f"val {last.get('val_nats', float('nan')):.4f} nats/char, {last.get('val_bpc', float('nan')):.4f} bpc; "

@@ -235,6 +235,20 @@ def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab
     return _open(tokenizer, cache, meta)
 
 
+def open_prepared(tokenizer: Tokenizer, cache_dir, meta: dict) -> Corpus:
+    """Open the id files another process prepared (``prepare_corpus`` on rank 0 of a distributed
+    run), after checking they are the ones ``meta`` describes."""
+    cache = Path(cache_dir)
+    try:
+        on_disk = json.loads((cache / "meta.json").read_text())
+    except (OSError, ValueError):
+        on_disk = None
+    if on_disk != meta:
+        raise CorpusError(f"{cache} does not hold the tokenized corpus rank 0 prepared: with several nodes, "
+                          f"--out must be on a filesystem that every node shares")
+    return _open(tokenizer, cache, meta)
+
+
 def _tokenizer_fingerprint(tokenizer: Tokenizer) -> str:
     import tempfile
     with tempfile.TemporaryDirectory() as d:

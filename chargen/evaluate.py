@@ -18,7 +18,7 @@ from .predictor import key_cost
 
 @torch.no_grad()
 def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: int = 256,
-                context: int = 256) -> tuple[float, int]:
+                context: int = 256, shard: tuple[int, int] = (0, 1)) -> tuple[float, int]:
     """Total cross-entropy (nats) of the last ``n_scored`` ids of ``ids``, each predicted from all
     that precedes it, and the number of ids scored.
 
@@ -26,6 +26,9 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
     run side by side with the state carried along each row; each row first reads the ``context``
     ids before it (unscored), so only the first row of a text that has nothing before it starts
     cold. With rows=1 this is exactly one pass over the text.
+
+    ``shard=(rank, world_size)`` scores only this process's contiguous share of those same rows
+    and returns its partial sums: summed over the ranks they are the whole text's.
     """
     ids = np.asarray(ids)                   # a memmap stays a memmap: only chunks are read
     n_scored = len(ids) - 1 if n_scored is None else n_scored
@@ -39,6 +42,13 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
     row_len = math.ceil(n_scored / rows)
     row_start = start + np.arange(rows) * row_len       # (R,) first target of each row
     row_end = np.minimum(row_start + row_len, len(ids))
+    if shard[1] > 1:
+        mine = np.array_split(np.arange(rows), shard[1])[shard[0]]
+        if len(mine) == 0:               # fewer rows than ranks: this one has nothing to score
+            model.train(was_training)
+            return 0.0, 0
+        row_start, row_end = row_start[mine], row_end[mine]
+        n_scored = int((row_end - row_start).sum())
     states = []
     for a in row_start:
         ctx = torch.from_numpy(ids[max(0, a - 1 - context):a - 1].astype(np.int64)).to(device)

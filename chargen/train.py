@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -25,8 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import CheckpointError, load_checkpoint, load_trainer_state, read_config, save_checkpoint
-from .data import CorpusError, TBPTTBatches, prepare_corpus, train_text
-from .distributed import DEVICES, bf16_supported, resolve_device
+from .data import CorpusError, TBPTTBatches, train_text
+from .distributed import (DEVICES, Dist, StopFlag, bf16_supported, default_threads, gather_rng_and_state,
+                          prepare_shared, restore_rng, scatter_state, setup)
 from .evaluate import loss_report, stream_loss
 from .model import CharLM, ModelConfig
 from .sizing import auto_size
@@ -45,7 +43,7 @@ class TrainConfig:
     vocab_size: int = field(default=2000, metadata={"help": "subword vocabulary size (bpe/unigram only; includes 256 byte pieces)"})
     encoding: str = field(default="utf-8", metadata={"help": "corpus text encoding, e.g. utf-8, cp949, euc-kr, latin-1"})
     val_fraction: float = field(default=0.1, metadata={"help": "last fraction of the characters held out for validation"})
-    batch_size: int | None = field(default=None, metadata={"help": "parallel TBPTT rows (default: sized from the budget)"})
+    batch_size: int | None = field(default=None, metadata={"help": "parallel TBPTT rows, summed over all processes under torchrun (default: sized from the budget)"})
     bptt_len: int = field(default=64, metadata={"help": "time steps per truncated-BPTT chunk"})
     lr: float | None = field(default=None, metadata={"help": "peak learning rate (default: sized from the budget)"})
     min_lr_ratio: float = field(default=0.05, metadata={"help": "final learning rate as a fraction of the peak (cosine decay)"})
@@ -55,6 +53,7 @@ class TrainConfig:
     max_minutes: float = field(default=10.0, metadata={"help": "wall-clock budget in minutes; the schedule is planned to fit it (0: no limit)"})
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps; overrides the budget's plan (0: plan from --max-minutes)"})
     eval_interval: int = field(default=0, metadata={"help": "validate every N steps (0: about 10 times per run)"})
+    val_max_tokens: int = field(default=2_000_000, metadata={"help": "validate on the first N tokens of the validation split, exactly (0: all of it; the default covers the whole split of any corpus under ~20 MB)"})
     patience: int = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
     seed: int = field(default=1337, metadata={"help": "random seed (initialisation, dropout)"})
     threads: int = field(default=0, metadata={"help": "CPU threads (0: all cores)"})
@@ -70,40 +69,11 @@ class TrainConfig:
                   ("max_minutes", self.max_minutes >= 0), ("max_steps", self.max_steps >= 0),
                   ("grad_clip", self.grad_clip >= 0), ("warmup_steps", self.warmup_steps >= 0),
                   ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1), ("eval_interval", self.eval_interval >= 0),
-                  ("patience", self.patience >= 0), ("threads", self.threads >= 0),
+                  ("patience", self.patience >= 0), ("val_max_tokens", self.val_max_tokens >= 0), ("threads", self.threads >= 0),
                   ("vocab_size", self.vocab_size >= 1), ("weight_decay", self.weight_decay >= 0)]
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range")
-
-
-def cpu_has_bf16() -> bool:
-    return bf16_supported(torch.device("cpu"))
-
-
-class _StopFlag:
-    """SIGINT/SIGTERM ask the loop to save and stop; a second Ctrl-C stops at once."""
-
-    def __init__(self):
-        self.signal = None
-        self._old = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:        # not the main thread (e.g. a UI worker): no handlers
-                pass
-        return self
-
-    def _handle(self, sig, frame):
-        if self.signal is not None and sig == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signal = sig
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 def _schedule(step: int, cfg: TrainConfig, peak: float, planned: int) -> float:
@@ -121,6 +91,15 @@ def _optimizer(model: CharLM, cfg: TrainConfig, lr: float) -> torch.optim.Optimi
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.99))
 
 
+def word_stats(cfg: TrainConfig, corpus) -> WordModel:
+    """Word counts of the train split (its first WORDS_MAX_CHARS), shipped for the keyboard."""
+    chunks = train_text(cfg.corpus, cfg.encoding, corpus.meta["train_chars"], WORDS_MAX_CHARS)
+    if corpus.tokenizer.kind == "jamo":
+        from .tokenizer import decompose_hangul
+        chunks = map(decompose_hangul, chunks)
+    return WordModel.fit(chunks)
+
+
 RESUME_OVERRIDES = ("max_steps", "max_minutes", "patience", "eval_interval")
 
 
@@ -136,15 +115,29 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     A resumed run continues exactly as saved; ``resume_overrides`` (any of RESUME_OVERRIDES) extends
     or shortens it: a new max_steps becomes the new end of the learning-rate schedule, a new
     max_minutes (total, time already spent included) re-plans it from the remaining time.
+
+    Under ``torchrun`` (WORLD_SIZE > 1) this is one rank of a DistributedDataParallel job: each rank
+    trains on its contiguous share of the batch rows, validation is summed over the ranks, every
+    stop decision is taken together, and rank 0 alone writes files.
     """
-    out = Path(cfg.out or "")
     if not cfg.out:
         raise ValueError("give a run directory: --out DIR")
     cfg.validate()
     if not cfg.resume and model_cfg is not None:    # fail before reading a large corpus
         replace(model_cfg, vocab_size=2).resolved().validate()
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
-    device = resolve_device(cfg.device)
+    dist = setup(cfg.device)
+    try:
+        summary = _train(dist, cfg, model_cfg, command, callback, log, resume_overrides, on_record, should_stop)
+    except BaseException:
+        dist.close(clean=False)      # no barrier: the other ranks may never reach it
+        raise
+    dist.close()
+    return summary
+
+
+def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides, on_record, should_stop):
+    out, device = Path(cfg.out), dist.device
+    torch.set_num_threads(cfg.threads or default_threads(dist))
     resume_state, tokenizer = None, None
     if cfg.resume:
         if not (out / "last").exists() and not (out / "last.old").exists():
@@ -160,80 +153,91 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     elif (out / "last").exists() or (out / "best").exists():
         raise CorpusError(f"{out} already holds a training run: pass --resume to continue it, "
                           f"or choose another --out")
-    corpus = prepare_corpus(cfg.corpus, cfg.tokenizer, out / "data", vocab_size=cfg.vocab_size,
+    if cfg.batch_size and cfg.batch_size % dist.world_size:
+        raise ValueError(f"--batch-size {cfg.batch_size} is the global batch, shared by {dist.world_size} "
+                         f"processes: give a multiple of {dist.world_size}")
+    corpus = prepare_shared(dist, cfg.corpus, cfg.tokenizer, out / "data", vocab_size=cfg.vocab_size,
                             encoding=cfg.encoding, val_fraction=cfg.val_fraction, tokenizer=tokenizer,
                             progress=cfg.progress)
     tokenizer = corpus.tokenizer
-    chunks = train_text(cfg.corpus, cfg.encoding, corpus.meta["train_chars"], WORDS_MAX_CHARS)
-    if tokenizer.kind == "jamo":
-        from .tokenizer import decompose_hangul
-        chunks = map(decompose_hangul, chunks)
-    words = WordModel.fit(chunks)
+    words = word_stats(cfg, corpus) if dist.is_main else None     # only rank 0 writes checkpoints
     if resume_state is not None and resume_state["corpus_sha256"] != corpus.meta["sha256"]:
         raise CorpusError(f"the corpus changed since this run started (sha256 {corpus.meta['sha256'][:12]} != "
                           f"{resume_state['corpus_sha256'][:12]}): resume needs the same text")
 
     if resume_state is None:
+        auto_batch = cfg.batch_size is None
         model_cfg, cfg = auto_size(model_cfg or ModelConfig(), cfg, len(corpus.train_ids))
+        if auto_batch:                               # a chosen batch splits evenly over the ranks
+            cfg.batch_size = max(dist.world_size, cfg.batch_size // dist.world_size * dist.world_size)
         model_cfg.vocab_size = tokenizer.vocab_size
         torch.manual_seed(cfg.seed)
         model = CharLM(model_cfg)
     model.to(device).train()
+    net = model                                      # what the loop calls: the DDP wrapper under torchrun
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if resume_state is None and dist.rank:
+            torch.manual_seed(cfg.seed + dist.rank)  # its own dropout masks; the weights are rank 0's
     precision = cfg.precision if cfg.precision != "auto" else ("bf16" if bf16_supported(device) else "fp32")
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
     opt = _optimizer(model, cfg, cfg.lr)
-    batches = TBPTTBatches(corpus.train_ids, cfg.batch_size, cfg.bptt_len)
-    # Validation reads the end of the train split as context, then scores every val token.
-    context = np.asarray(corpus.train_ids[-256:])
-    val_stream = np.concatenate([context, np.asarray(corpus.val_ids)])
+    batches = TBPTTBatches(corpus.train_ids, cfg.batch_size, cfg.bptt_len, dist.rank, dist.world_size)
+    # Validation reads the end of the train split as context, then scores the first val_max_tokens
+    # of the val split (all of it by default for any corpus under ~20 MB) exactly.
+    n_val = min(len(corpus.val_ids), cfg.val_max_tokens or len(corpus.val_ids))
+    val_chars = corpus.meta["val_chars"] if n_val == len(corpus.val_ids) else \
+        len(tokenizer.decode(np.asarray(corpus.val_ids[:n_val])))
+    val_stream = np.concatenate([np.asarray(corpus.train_ids[-256:]), np.asarray(corpus.val_ids[:n_val])])
     step, state, elapsed_before = 0, None, 0.0
     planned = cfg.max_steps or None
     best_val, bad_evals, history = math.inf, 0, []
     if resume_state is not None:
         opt.load_state_dict(resume_state["optimizer"])
         batches.load_state_dict(resume_state["batches"])
-        torch.set_rng_state(resume_state["rng"])
-        if device.type == "cuda" and resume_state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(resume_state["cuda_rng"], device)
+        restore_rng(resume_state, dist, cfg.seed)
         step, planned = resume_state["step"], resume_state["planned_steps"]
         elapsed_before, best_val = resume_state["elapsed"], resume_state["best_val"]
         bad_evals, history = resume_state["bad_evals"], resume_state["history"]
         if "max_steps" in (resume_overrides or {}) or "max_minutes" in (resume_overrides or {}):
             planned = cfg.max_steps or None          # None: re-planned from the remaining budget
-        state = resume_state.get("hidden")
-        state = tuple(s.to(device) for s in state) if isinstance(state, list) else \
-            (state.to(device) if state is not None else None)
+        state = scatter_state(resume_state.get("hidden"), dist)
 
-    extra_base = {"train": asdict(cfg), "precision": precision, "device": str(device), "command": command,
+    extra_base = {"train": asdict(cfg), "precision": precision, "device": str(device),
+                  "distributed": dist.describe(), "command": command,
                   "corpus": {k: corpus.meta[k] for k in ("files", "sha256", "chars", "train_chars", "val_chars",
                                                          "train_tokens", "val_tokens")}}
 
     def evaluate() -> dict:
-        total, n = stream_loss(model, val_stream, n_scored=len(corpus.val_ids))
-        return loss_report(total, n, corpus.meta["val_chars"])
+        total, n = stream_loss(model, val_stream, n_scored=n_val, shard=(dist.rank, dist.world_size))
+        total, n = dist.sum([total, n])
+        report = loss_report(total, int(n), val_chars)
+        return report if n_val == len(corpus.val_ids) else {**report, "val_max_tokens": cfg.val_max_tokens}
 
     def save(which: str, metrics: dict, with_state: bool):
         trainer_state = None
-        if with_state:
-            trainer_state = {"optimizer": opt.state_dict(), "batches": batches.state_dict(),
-                             "rng": torch.get_rng_state(), "step": step, "planned_steps": planned,
-                             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                             "elapsed": elapsed_before + time.monotonic() - t_start, "best_val": best_val,
-                             "bad_evals": bad_evals, "history": history, "eval_every": eval_every,
-                             "corpus_sha256": corpus.meta["sha256"],
-                             "hidden": [s.cpu() for s in state] if isinstance(state, tuple) else
-                             (state.cpu() if state is not None else None)}
-        save_checkpoint(out / which, model, tokenizer, {**extra_base, "metrics": {"step": step, **metrics}},
-                        trainer_state=trainer_state, extra_writers=[words.save])
+        if with_state:                               # collective: every rank gives its rows and RNG
+            trainer_state = {"optimizer": opt.state_dict(), "batches": batches.state_dict(), "step": step,
+                             "planned_steps": planned, "elapsed": elapsed_before + time.monotonic() - t_start,
+                             "best_val": best_val, "bad_evals": bad_evals, "history": history,
+                             "eval_every": eval_every, "corpus_sha256": corpus.meta["sha256"],
+                             **gather_rng_and_state(state, dist)}
+        if dist.is_main:
+            save_checkpoint(out / which, model, tokenizer, {**extra_base, "metrics": {"step": step, **metrics}},
+                            trainer_state=trainer_state, extra_writers=[words.save])
 
     def log_metrics(record: dict):
+        if not dist.is_main:
+            return
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         if on_record is not None:
             on_record(record)
 
-    out.mkdir(parents=True, exist_ok=True)
+    if dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     t_start = time.monotonic()
     eval_cost = 0.0
@@ -252,21 +256,26 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     # Budget mode: the run is timed by --max-minutes alone; its schedule follows the measured pace.
     budget_mode = budget < math.inf and not cfg.max_steps and (planned is None or resume_state is None)
     from tqdm import tqdm
-    bar = tqdm(total=planned, initial=step, unit="step", disable=not cfg.progress, dynamic_ncols=True)
-    tokens_per_step = batches.batch_size * cfg.bptt_len
+    bar = tqdm(total=planned, initial=step, unit="step", disable=not (cfg.progress and dist.is_main),
+               dynamic_ncols=True)
+    tokens_per_step = batches.batch_size * cfg.bptt_len        # the global batch: all ranks' rows
     chars_per_token = corpus.meta["train_chars"] / max(1, corpus.meta["train_tokens"])
     last_log_t, last_log_step, interrupted, stop_reason = time.monotonic(), step, None, "planned steps done"
     metrics = history[-1] if history else {}
-    with _StopFlag() as stop:
+    with StopFlag() as stop:
         while planned is None or step < planned:
-            elapsed = elapsed_before + time.monotonic() - t_start
-            if elapsed >= budget:
+            # Every rank must take the same decision here, or the next all-reduce waits forever:
+            # the budget is rank 0's clock, and a signal or cancel on any rank stops them all.
+            asked = stop.signal is not None or (should_stop is not None and should_stop())
+            time_up, asked_any = dist.max([dist.is_main and elapsed_before + time.monotonic() - t_start >= budget,
+                                           asked])
+            if time_up:
                 stop_reason = "time budget reached"
                 break
-            if stop.signal is not None or (should_stop is not None and should_stop()):
-                interrupted, stop_reason = stop.signal or "cancelled", "interrupted"
+            if asked_any:
+                interrupted, stop_reason = stop.signal or ("cancelled" if asked else "another rank"), "interrupted"
                 break
-            x, y = batches.next()                                  # (B, T) each
+            x, y = batches.next()                                  # (B / ranks, T) each
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if batches.new_epoch:
                 state = None                                       # rows restart at the stream's start
@@ -274,10 +283,10 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
             for group in opt.param_groups:
                 group["lr"] = lr
             with autocast():
-                logits, state = model(x, state)                    # (B, T, V)
+                logits, state = net(x, state)                      # (B / ranks, T, V)
             loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()                                        # DDP: gradients averaged over ranks
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or math.inf)
             opt.step()
             state = CharLM.detach(state)                           # keep the values, cut the graph
@@ -289,10 +298,10 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
                 # Plan (and keep re-planning) the schedule to end inside the budget: the steps the
                 # remaining time allows at the pace so far, validations and saves included, less
                 # the validations still to come. The host's speed drifts, so one early timing is
-                # not enough.
+                # not enough. Under DDP rank 0's plan is everyone's.
                 per_step = (time.monotonic() - calib_t) / (step - calib_step)
                 remaining = budget - (elapsed_before + time.monotonic() - t_start) - eval_cost - 1.0
-                new_plan = step + max(1, int(0.98 * remaining / per_step))
+                new_plan = int(dist.broadcast([step + max(1, int(0.98 * remaining / per_step))])[0])
                 if planned is None:
                     eval_every = cfg.eval_interval or max(1, (new_plan - step) // n_evals)
                 planned = new_plan
@@ -302,12 +311,13 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
                 now = time.monotonic()
                 cps = (step - last_log_step) * tokens_per_step * chars_per_token / max(now - last_log_t, 1e-9)
                 last_log_t, last_log_step = now, step
-                rec = {"event": "train", "step": step, "loss": loss.item(), "bpc": loss.item() / math.log(2),
+                mean_loss = dist.mean(loss.item())
+                rec = {"event": "train", "step": step, "loss": mean_loss, "bpc": mean_loss / math.log(2),
                        "lr": lr, "grad_norm": float(grad_norm), "chars_per_s": cps,
                        "elapsed": elapsed_before + now - t_start, "planned_steps": planned,
                        "budget_s": budget if budget < math.inf else None}
                 log_metrics(rec)
-                bar.set_postfix(loss=f"{loss.item():.3f}", bpc=f"{rec['bpc']:.3f}", cps=f"{cps:,.0f}")
+                bar.set_postfix(loss=f"{mean_loss:.3f}", bpc=f"{rec['bpc']:.3f}", cps=f"{cps:,.0f}")
             if callback is not None:
                 callback(step, {"loss": loss.item(), "lr": lr})
             if step % eval_every == 0 and step != planned:
@@ -327,13 +337,13 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     elapsed = elapsed_before + time.monotonic() - t_start
     summary = {"step": step, "stop_reason": stop_reason, "elapsed": elapsed, "best_val_nats": best_val,
                "last": history[-1] if history else {}, "out": str(out), "precision": precision,
-               "device": str(device),
+               "device": str(device), "rank": dist.rank, "world_size": dist.world_size,
                "params": model.num_params(), "model": asdict(model.config), "history": history,
                "batch_size": cfg.batch_size, "bptt_len": cfg.bptt_len, "lr": cfg.lr}
     log_metrics({"event": "end", **{k: v for k, v in summary.items() if k not in ("model", "history")}})
-    if interrupted is not None:
+    if interrupted is not None and dist.is_main:
         log(f"interrupted at step {step}; saved {out / 'last'}. Continue with: "
-            f"python -m chargen train --out {out} --resume")
+            f"{'torchrun --nproc_per_node=N ' if dist.enabled else 'python '}-m chargen train --out {out} --resume")
     return summary
 
 

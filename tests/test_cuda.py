@@ -1,6 +1,11 @@
 """--device: auto picks CUDA when present; training on a CUDA GPU (bf16 autocast, cuDNN LSTM) gives
 checkpoints a CPU-only machine loads. The GPU tests skip cleanly where there is no GPU (CI)."""
+import json
+import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +16,7 @@ from chargen.evaluate import stream_loss
 from chargen.model import ModelConfig
 from chargen.train import TrainConfig, train
 
+ROOT = Path(__file__).resolve().parent.parent
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
@@ -68,3 +74,16 @@ def test_interrupted_cuda_run_resumes(tmp_path, english_file, keep_torch_threads
     assert part["step"] == 17
     resumed = train(TrainConfig(out=str(tmp_path / "run"), resume=True, progress=False, threads=1, device="cuda"))
     assert resumed["step"] == 40 and resumed["last"]["val_nats"] < 3.0
+
+
+@needs_cuda
+def test_torchrun_on_one_gpu_uses_nccl(tmp_path, english_file):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", "-m", "chargen",
+           "train", "--corpus", str(english_file), "--out", str(tmp_path / "run"), "--device", "cuda",
+           "--max-steps", "20", "--max-minutes", "0", "--hidden-size", "32", "--num-layers", "1",
+           "--batch-size", "4", "--bptt-len", "16"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    config = json.loads((tmp_path / "run" / "last" / "config.json").read_text())
+    assert config["device"].startswith("cuda") and config["distributed"] == {"world_size": 1, "backend": "nccl"}
