@@ -24,13 +24,15 @@ import torch.nn.functional as F
 from .checkpoint import CheckpointError, load_checkpoint, load_trainer_state, read_config, save_checkpoint
 from .data import CorpusError, TBPTTBatches, train_text
 from .distributed import (DEVICES, Dist, StopFlag, bf16_supported, default_threads, gather_rng_and_state,
-                          prepare_shared, restore_rng, scatter_state, setup)
+                          prepare_shared, restore_rng, scatter_state, setup, wrap_ddp)
 from .evaluate import loss_report, stream_loss
 from .model import CharLM, ModelConfig
 from .sizing import auto_size
 from .wordstats import WordModel
 
-WORDS_MAX_CHARS = 100_000_000     # word statistics read at most this much of the train split
+WORDS_MAX_CHARS = 20_000_000      # word statistics read at most this much of the train split (bounds memory: see README)
+
+SYNC_EVERY = 4                    # steps between the ranks' agreements on stopping (DDP only)
 
 TOKENIZERS = ("char", "jamo", "bpe", "unigram")
 
@@ -174,13 +176,12 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
         torch.manual_seed(cfg.seed)
         model = CharLM(model_cfg)
     model.to(device).train()
+    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if bf16_supported(device) else "fp32")
     net = model                                      # what the loop calls: the DDP wrapper under torchrun
     if dist.enabled:
-        from torch.nn.parallel import DistributedDataParallel
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = wrap_ddp(model, dist, bf16_grads=precision == "bf16")
         if resume_state is None and dist.rank:
             torch.manual_seed(cfg.seed + dist.rank)  # its own dropout masks; the weights are rank 0's
-    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if bf16_supported(device) else "fp32")
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
     opt = _optimizer(model, cfg, cfg.lr)
@@ -265,10 +266,13 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
     with StopFlag() as stop:
         while planned is None or step < planned:
             # Every rank must take the same decision here, or the next all-reduce waits forever:
-            # the budget is rank 0's clock, and a signal or cancel on any rank stops them all.
+            # the budget is rank 0's clock, and a signal or cancel on any rank stops them all. Under
+            # DDP they agree every SYNC_EVERY steps (each agreement is a round trip between ranks).
             asked = stop.signal is not None or (should_stop is not None and should_stop())
-            time_up, asked_any = dist.max([dist.is_main and elapsed_before + time.monotonic() - t_start >= budget,
-                                           asked])
+            time_up, asked_any = elapsed_before + time.monotonic() - t_start >= budget, asked
+            if dist.enabled:
+                time_up, asked_any = dist.max([dist.is_main and time_up, asked]) if step % SYNC_EVERY == 0 \
+                    else (False, False)
             if time_up:
                 stop_reason = "time budget reached"
                 break
