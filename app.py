@@ -14,8 +14,6 @@ import logging
 import os
 import threading
 import time
-import unicodedata
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -36,7 +34,7 @@ from chargen.checkpoint import CheckpointError  # noqa: E402
 from chargen.jobs import PRESETS, JobError, JobManager  # noqa: E402
 from chargen.predictor import current_word  # noqa: E402
 from chargen.sample import generate  # noqa: E402
-from chargen.tokenizer import compose_hangul, decompose_hangul  # noqa: E402
+from chargen.keys import delete_key, is_jamo, key_distribution, korean_layout, show_char, type_jamo, typed_jamo  # noqa: E402
 
 NO_MODEL = "No model yet — train one in the Train tab."
 N_CHIPS, STREAM_EVERY = 8, 0.03          # next-character chips; seconds between streamed updates
@@ -55,66 +53,6 @@ CLICK_JS = """element.addEventListener('click', (e) => {
 });"""
 
 
-# ------------------------------------------------------------------ Hangul jamo for display and keys
-@lru_cache(maxsize=1)
-def _jamo_tables():
-    """conjoining jamo -> compatibility jamo (what a keyboard shows), and a key's typed jamo
-    (the initial consonant, or the vowel)."""
-    to_compat, typed = {}, {}
-    for cp in range(0x1100, 0x1200):
-        name = unicodedata.name(chr(cp), "")
-        for prefix in ("HANGUL CHOSEONG ", "HANGUL JUNGSEONG ", "HANGUL JONGSEONG "):
-            if name.startswith(prefix):
-                try:
-                    compat = unicodedata.lookup("HANGUL LETTER " + name[len(prefix):])
-                except KeyError:
-                    break
-                to_compat[chr(cp)] = compat
-                if prefix != "HANGUL JONGSEONG ":
-                    typed.setdefault(compat, chr(cp))
-    return to_compat, typed
-
-
-def show_char(c: str) -> str:
-    return {" ": "␣", "\n": "⏎", "\t": "⇥"}.get(c) or _jamo_tables()[0].get(c) or (c if c.isprintable() else repr(c))
-
-
-def _is_vowel(c: str) -> bool:
-    return 0x1160 <= ord(c) <= 0x11A7
-
-
-def type_jamo(text: str, jamo: str) -> str:
-    """Append one conjoining jamo and recompose; a vowel after a final consonant takes it as its
-    initial, as a two-set Korean keyboard does (한 + ㅏ -> 하나)."""
-    d = decompose_hangul(text)
-    if _is_vowel(jamo) and len(d) >= 2 and 0x11A8 <= ord(d[-1]) <= 0x11FF and _is_vowel(d[-2]):
-        to_compat, typed = _jamo_tables()
-        lead = typed.get(to_compat.get(d[-1], ""))
-        if lead and not _is_vowel(lead):
-            d = d[:-1] + lead
-    return compose_hangul(d + jamo)
-
-
-@lru_cache(maxsize=65536)
-def key_of(c: str) -> str:
-    """The on-screen key that types ``c``: a Latin letter's key is its lower-case base letter; a
-    jamo's its compatibility jamo; a syllable's (Korean char models) its initial consonant."""
-    if c in (" ", "\n"):
-        return {" ": "space", "\n": "enter"}[c]
-    if 0xAC00 <= ord(c[0]) <= 0xD7A3:
-        c = decompose_hangul(c[0])[0]
-    if 0x1100 <= ord(c[0]) <= 0x11FF:
-        return _jamo_tables()[0].get(c, c)
-    return unicodedata.normalize("NFD", c)[0].lower() if c.isalpha() else c
-
-
-def _korean_layout(predictor) -> bool:
-    if predictor.tokenizer.kind == "jamo":
-        return True
-    texts = predictor.token_texts
-    return sum(any(0xAC00 <= ord(ch) <= 0xD7A3 for ch in t) for t in texts) > len(texts) // 3
-
-
 # ------------------------------------------------------------------ one browser tab's keyboard
 class Typist:
     """One browser tab's predictor session (kept in gr.State)."""
@@ -126,18 +64,6 @@ class Typist:
         if model != self.model or self.session is None:
             self.session, self.model = catalog.predictor(model).session(), model
         return self.session.set_text(text)
-
-
-def key_distribution(session) -> tuple[dict, dict]:
-    """Per on-screen key: the total probability of the next characters it types, and the most
-    probable of them (what a click types: e.g. upper case where the model expects it)."""
-    mass, best = {}, {}
-    for c, p in session.next_chars(session.p.tokenizer.vocab_size):
-        k = key_of(c)
-        mass[k] = mass.get(k, 0.0) + p
-        if k not in best:                     # next_chars is ranked: the first is the likeliest
-            best[k] = c
-    return mass, best
 
 
 def _button(cls: str, key: str, label: str, title: str = "", style: str = "") -> str:
@@ -202,7 +128,7 @@ def keyboard_view(catalog: Catalog, text: str, model: str | None, typist):
             s = typist.session_for(catalog, model, text)
             words, chars = s.suggest(3), s.next_chars(N_CHIPS)
             mass, _ = key_distribution(s)
-            korean = _korean_layout(s.p)
+            korean = korean_layout(s.p)
     except CheckpointError as e:
         return render_panel(text, message=str(e)), typist
     return render_panel(text, words, chars, korean, mass), typist
@@ -223,11 +149,10 @@ def press(catalog: Catalog, key: str, text: str, model: str | None, typist) -> s
             return s.accept(value).text + " "     # like a phone: the word, then a space
         if kind == "k":
             if value == "bksp":
-                return compose_hangul(decompose_hangul(text)[:-1]) if jamo else text[:-1]
+                return delete_key(text, jamo)
             _, best = key_distribution(s)
-            value = best.get(value) or {"space": " ", "enter": "\n"}.get(value) or \
-                (_jamo_tables()[1].get(value, value) if jamo else value)
-    return type_jamo(text, value) if jamo and 0x1100 <= ord(value[0]) <= 0x11FF else text + value
+            value = best.get(value) or {"space": " ", "enter": "\n"}.get(value) or (typed_jamo(value) if jamo else value)
+    return type_jamo(text, value) if jamo and is_jamo(value) else text + value
 
 
 # ------------------------------------------------------------------ model card, generation, training

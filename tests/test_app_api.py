@@ -124,13 +124,3 @@ def test_no_model_yet(tmp_path):
             c.predict("hello", 0.8, 0, 1.0, 10, 1, None, api_name="/generate")
     finally:
         demo.close()
-
-
-def test_keyboard_helpers():
-    import app
-    assert app.type_jamo("한", "\u1161") == "하나"           # a vowel takes the final consonant (ㅏ)
-    assert app.type_jamo("하", "\u11ab") == "한"             # a final consonant joins the syllable
-    assert app.type_jamo("영화 ", "\u1100") == "영화 \u1100"  # a lone initial stays a jamo
-    assert [app.key_of(c) for c in ("É", "e", " ", "\n", "\u11a8", "\u1100", "국")] == \
-        ["e", "e", "space", "enter", "ㄱ", "ㄱ", "ㄱ"]
-    assert [app.show_char(c) for c in (" ", "\n", "\u1161", "a")] == ["␣", "⏎", "ㅏ", "a"]

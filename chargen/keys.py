@@ -1,0 +1,103 @@
+"""Keyboard keys: which on-screen key types a character, how a two-set Korean keyboard composes
+the jamo it types, and how a character is shown on a key or chip. Used by the web app's keyboard
+and by the keystroke simulation; no model here.
+
+Usage:
+
+    type_jamo("한", "\u1161")        # -> "하나": a vowel takes the final consonant, as on a phone
+    key_of("국")                      # -> "ㄱ": the key a syllable starts with
+    mass, best = key_distribution(session)   # next-character probability per on-screen key
+"""
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+from .tokenizer import compose_hangul, decompose_hangul
+
+
+@lru_cache(maxsize=1)
+def _jamo_tables():
+    """conjoining jamo -> compatibility jamo (what a keyboard shows), and a key's typed jamo
+    (the initial consonant, or the vowel)."""
+    to_compat, typed = {}, {}
+    for cp in range(0x1100, 0x1200):
+        name = unicodedata.name(chr(cp), "")
+        for prefix in ("HANGUL CHOSEONG ", "HANGUL JUNGSEONG ", "HANGUL JONGSEONG "):
+            if name.startswith(prefix):
+                try:
+                    compat = unicodedata.lookup("HANGUL LETTER " + name[len(prefix):])
+                except KeyError:
+                    break
+                to_compat[chr(cp)] = compat
+                if prefix != "HANGUL JONGSEONG ":
+                    typed.setdefault(compat, chr(cp))
+    return to_compat, typed
+
+
+def show_char(c: str) -> str:
+    """How a character is written on a chip: visible whitespace, compatibility jamo."""
+    return {" ": "␣", "\n": "⏎", "\t": "⇥"}.get(c) or _jamo_tables()[0].get(c) or (c if c.isprintable() else repr(c))
+
+
+def typed_jamo(key: str) -> str:
+    """The conjoining jamo a Korean key types (its initial consonant or vowel); other keys as is."""
+    return _jamo_tables()[1].get(key, key)
+
+
+def is_jamo(c: str) -> bool:
+    return 0x1100 <= ord(c[0]) <= 0x11FF
+
+
+def _is_vowel(c: str) -> bool:
+    return 0x1160 <= ord(c) <= 0x11A7
+
+
+def type_jamo(text: str, jamo: str) -> str:
+    """Append one conjoining jamo and recompose; a vowel after a final consonant takes it as its
+    initial, as a two-set Korean keyboard does (한 + ㅏ -> 하나)."""
+    d = decompose_hangul(text)
+    if _is_vowel(jamo) and len(d) >= 2 and 0x11A8 <= ord(d[-1]) <= 0x11FF and _is_vowel(d[-2]):
+        to_compat, typed = _jamo_tables()
+        lead = typed.get(to_compat.get(d[-1], ""))
+        if lead and not _is_vowel(lead):
+            d = d[:-1] + lead
+    return compose_hangul(d + jamo)
+
+
+def delete_key(text: str, jamo: bool) -> str:
+    """Backspace: one jamo on a jamo keyboard (국 -> 구), else one character."""
+    return compose_hangul(decompose_hangul(text)[:-1]) if jamo else text[:-1]
+
+
+@lru_cache(maxsize=65536)
+def key_of(c: str) -> str:
+    """The on-screen key that types ``c``: a Latin letter's key is its lower-case base letter; a
+    jamo's its compatibility jamo; a syllable's (Korean char models) its initial consonant."""
+    if c in (" ", "\n"):
+        return {" ": "space", "\n": "enter"}[c]
+    if 0xAC00 <= ord(c[0]) <= 0xD7A3:
+        c = decompose_hangul(c[0])[0]
+    if is_jamo(c):
+        return _jamo_tables()[0].get(c, c)
+    return unicodedata.normalize("NFD", c)[0].lower() if c.isalpha() else c
+
+
+def korean_layout(predictor) -> bool:
+    """Whether a model wants the Korean keyboard: a jamo model, or a vocabulary mostly syllables."""
+    if predictor.tokenizer.kind == "jamo":
+        return True
+    texts = predictor.token_texts
+    return sum(any(0xAC00 <= ord(ch) <= 0xD7A3 for ch in t) for t in texts) > len(texts) // 3
+
+
+def key_distribution(session) -> tuple[dict, dict]:
+    """Per on-screen key: the total probability of the next characters it types, and the most
+    probable of them (what a click types: e.g. upper case where the model expects it)."""
+    mass, best = {}, {}
+    for c, p in session.next_chars(session.p.tokenizer.vocab_size):
+        k = key_of(c)
+        mass[k] = mass.get(k, 0.0) + p
+        if k not in best:                     # next_chars is ranked: the first is the likeliest
+            best[k] = c
+    return mass, best
