@@ -52,7 +52,7 @@ def test_trains_on_cuda_in_bf16_and_the_checkpoint_loads_on_cpu(tmp_path, englis
     s = train(_cfg(english_file, tmp_path / "run", device="cuda", max_steps=60), _tiny(dropout=0.1))
     assert s["device"].startswith("cuda") and s["precision"] == "bf16"
     assert s["history"][0]["step"] == 0 and s["history"][-1]["val_nats"] < s["history"][0]["val_nats"]
-    assert s["last"]["val_nats"] < 2.5, s["last"]               # it learned (uniform is ln(vocab) ~ 3.4)
+    assert s["last"]["val_nats"] < s["history"][0]["val_nats"] - 0.5, s["history"]   # it learned
     model, tok, config = load_checkpoint(tmp_path / "run" / "last")   # a CPU-only load
     assert all(p.device.type == "cpu" for p in model.parameters())
     from chargen.data import prepare_corpus
@@ -73,7 +73,7 @@ def test_interrupted_cuda_run_resumes(tmp_path, english_file, keep_torch_threads
     part = train(_cfg(english_file, tmp_path / "run", device="cuda"), _tiny(), callback=interrupt)
     assert part["step"] == 17
     resumed = train(TrainConfig(out=str(tmp_path / "run"), resume=True, progress=False, threads=1, device="cuda"))
-    assert resumed["step"] == 40 and resumed["last"]["val_nats"] < 3.0
+    assert resumed["step"] == 40 and resumed["last"]["val_nats"] < resumed["history"][0]["val_nats"] - 0.3
 
 
 @needs_cuda
