@@ -27,7 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # one core per user, numpy'
 import torch  # noqa: E402
 
 from chargen.checkpoint import load_checkpoint  # noqa: E402
-from chargen.evaluate import ModelEngine, jamo_keys, keystroke_savings  # noqa: E402
+from chargen.evaluate import JamoTyping, ModelEngine, jamo_keys, keystroke_savings  # noqa: E402
 from chargen.predictor import Predictor  # noqa: E402
 from chargen.sample import generate  # noqa: E402
 from chargen.tokenizer import decompose_hangul  # noqa: E402
@@ -107,6 +107,8 @@ def main(argv=None) -> int:
     p.add_argument("--korean-train", default=str(CORPORA / "nsmc_train.txt"))
     p.add_argument("--korean-test", default=str(CORPORA / "nsmc_test.txt"))
     p.add_argument("--korean-chars", type=int, default=10000, help="NSMC test characters to simulate")
+    p.add_argument("--jamo-typing", action=argparse.BooleanOptionalAction, default=True,
+                   help="also simulate typing Korean a jamo per key, with suggestions before every key (jamo model)")
     p.add_argument("--sizes", type=int, nargs="+", default=[1, 3], help="suggestion-bar sizes to simulate")
     p.add_argument("--parts", nargs="+", choices=["speed", "english", "korean"], default=["speed", "english", "korean"],
                    help="what to run; with --json, results of parts not run are kept from the existing file "
@@ -116,7 +118,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)        # one keystroke, one core: what an interactive server gets per user
 
     results = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
-    results = {k: v for k, v in results.items() if k in ("speed", "english", "english_ablation", "korean", "korean_chars", "corpus")}
+    results = {k: v for k, v in results.items() if k in ("speed", "english", "english_ablation", "korean", "korean_chars",
+                                                          "korean_jamo_typing", "models", "corpus")}
     train_text, val_text = split(read_corpus(args.corpus))
     val = val_text[:args.chars] if args.chars else val_text
     words = WordModel.fit([train_text])               # the train split's word statistics
@@ -161,6 +164,16 @@ def korean(results, args):
             ko_engines[name + "+cache+words"] = ModelEngine(Predictor(m, t, words=wm))
     results["korean"] = ksr_table(ko_engines, ko_val, sizes=(3,), also={"jamo": jamo_keys})
     results["korean_chars"] = len(ko_val)
+    if args.korean_jamo and args.jamo_typing:
+        # How Korean is typed on a phone: a jamo per key, the suggestion bar looked at before every
+        # key. Jamo models and word statistics take jamo; a syllable model sees no partial
+        # syllables, so it is not in this table.
+        m, t, _ = load_checkpoint(args.korean_jamo)
+        jamo_train = decompose_hangul(ko_train)
+        results["korean_jamo_typing"] = ksr_table(
+            {"word-bigram": BigramCompleter.fit(jamo_train),
+             "jamo-model+cache+words": JamoTyping(ModelEngine(Predictor(m, t, words=WordModel.fit([jamo_train]))))},
+            decompose_hangul(ko_val), sizes=(3,))
 
 
 def report(results, args):
@@ -181,7 +194,11 @@ def report(results, args):
         tables += [(f"English ({results.get('corpus', 'Tiny Shakespeare')} val: {n:,} chars)", results["english"]),
                    (f"English ablation (first {m:,} val chars)", results["english_ablation"])]
     if "korean" in results:
-        tables.append((f"Korean (NSMC test, first {results.get('korean_chars', 0):,} chars)", results["korean"]))
+        tables.append((f"Korean (NSMC test, first {results.get('korean_chars', 0):,} chars; suggestions before "
+                       f"each syllable)", results["korean"]))
+    if "korean_jamo_typing" in results:
+        tables.append(("Korean, typed a jamo per key with suggestions before every key (KSR in jamo keys)",
+                       results["korean_jamo_typing"]))
     for title, table in tables:
         print(f"\n{title}")
         print(f"{'engine':<26} {'KSR':>7} {'KSR jamo':>9} {'top1 char':>10} {'top3 char':>10} {'suggest p50 ms':>15}")

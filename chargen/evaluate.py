@@ -116,6 +116,32 @@ class ModelEngine:
 jamo_keys = key_cost
 
 
+class JamoTyping:
+    """A completer as seen by someone typing Korean on a two-set keyboard, one jamo per key, who
+    looks at the suggestion bar before every key (not only at syllable boundaries). Feed it
+    ``decompose_hangul(text)``: each conjoining jamo is one keystroke, and offered words are
+    compared in jamo. Suits engines that take jamo (jamo models, word statistics fitted on
+    decomposed text); a syllable model sees no partial syllables.
+
+        keystroke_savings(JamoTyping(engine), decompose_hangul(text))   # KSR in jamo keys
+    """
+
+    def __init__(self, engine):
+        from .tokenizer import decompose_hangul
+        self.engine, self._decompose = engine, decompose_hangul
+        if hasattr(engine, "next_chars"):
+            self.next_chars = engine.next_chars
+
+    def reset(self):
+        self.engine.reset()
+
+    def type(self, text: str):
+        self.engine.type(text)
+
+    def suggest(self, n: int = 3) -> list[str]:
+        return [self._decompose(w) for w in self.engine.suggest(n)]
+
+
 def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda c: 1,
                       progress: bool = False, also: dict | None = None) -> dict:
     """Simulate a user typing ``text`` with ``n_suggestions`` word completions on offer.

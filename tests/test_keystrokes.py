@@ -116,3 +116,18 @@ def test_previous_word_is_the_last_whole_word_before_the_current_one(text):
     from chargen.predictor import current_word, previous_word
     before = words_of(text[:len(text) - len(current_word(text))])
     assert previous_word(text) == (before[-1] if before else None)
+
+
+def test_jamo_typing_offers_before_every_jamo_key():
+    from chargen.evaluate import JamoTyping
+    from chargen.tokenizer import decompose_hangul
+    train = "한국어 한국어 한국어 한국인들"
+    text = "한국인들"                                   # 12 jamo: ㅎㅏㄴ ㄱㅜㄱ ㅇㅣ ㄴ ㄷㅡㄹ
+    # Offered only at syllable boundaries, "한국인들" shows once 인 is typed: 9 jamo + a tap.
+    by_syllable = keystroke_savings(UnigramCompleter.fit(train), text, 1, key_cost=jamo_keys)
+    assert by_syllable["ksr"] == pytest.approx(1 - 10 / 12)
+    # A jamo at a time, it shows as soon as ㅣ tells 인 from 어: 8 keys + a tap.
+    by_jamo = keystroke_savings(JamoTyping(UnigramCompleter.fit(decompose_hangul(train))), decompose_hangul(text), 1)
+    assert by_jamo["ksr"] == pytest.approx(1 - 9 / 12)
+    # composed suggestions (a jamo model's) are compared in jamo
+    assert JamoTyping(Scripted(["한국인들"])).suggest(1) == [decompose_hangul("한국인들")]
