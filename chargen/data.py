@@ -187,11 +187,14 @@ def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab
     n_val_chars = n_chars - n_train_chars
 
     if tokenizer is None:
+        bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="vocabulary", disable=not progress)
+        texts = iter_text(files, encoding, lambda block: bar.update(len(block)))
         if tokenizer_kind in ("char", "jamo"):
-            source = iter_text(files, encoding)
+            source = texts
         else:
-            source = (t for first, t in _split_chunks(iter_text(files, encoding), n_train_chars) if first)
+            source = (t for first, t in _split_chunks(texts, n_train_chars) if first)
         tokenizer = fit_tokenizer(tokenizer_kind, source, vocab_size=vocab_size)
+        bar.close()
 
     cache = Path(cache_dir) if cache_dir else None
     key = {"version": DATA_VERSION, "sha256": sha, "encoding": encoding, "val_fraction": val_fraction,
