@@ -62,7 +62,8 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-async def type_session(browser, url: str, text: str, warmup: int, interval_s: float, start: asyncio.Barrier):
+async def type_session(browser, url: str, text: str, warmup: int, interval_s: float, start: asyncio.Barrier,
+                       typing: dict):
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(url)
@@ -70,6 +71,8 @@ async def type_session(browser, url: str, text: str, warmup: int, interval_s: fl
     await page.evaluate(INSTRUMENT)
     await page.locator("#kb_text textarea").click()
     await start.wait()                 # every page loaded: all sessions type at once
+    if "t" not in typing:              # the first session through: CPU from here on is the typing's
+        typing["t"], typing["cpu"] = time.monotonic(), _cpu_by_pid()
     lat = []
     loop = asyncio.get_running_loop()
     for i, c in enumerate(text, start=1):
@@ -92,12 +95,15 @@ async def run(url: str, sessions: int, keystrokes: int, warmup: int, interval_s:
             # eight users each have their page in front: no background-tab throttling
             "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
             "--disable-backgrounding-occluded-windows"])
-        start = asyncio.Barrier(sessions)
-        results = await asyncio.gather(*[type_session(browser, url, text, warmup, interval_s, start)
+        start, typing = asyncio.Barrier(sessions), {}
+        results = await asyncio.gather(*[type_session(browser, url, text, warmup, interval_s, start, typing)
                                          for _ in range(sessions)])
         cpu_after = _cpu_by_pid()                  # while the browser's processes still exist
+        # CPU used while typing (page loads excluded): cores, and CPU ms per keystroke
+        seconds = time.monotonic() - typing["t"]
+        cores = cpu_split(typing["cpu"], cpu_after, seconds)
         await browser.close()
-    return [x for r in results for x in r], cpu_after
+    return [x for r in results for x in r], cores, seconds
 
 
 def _cpu_by_pid() -> dict[int, tuple[int, str, float]]:
@@ -181,12 +187,13 @@ def main() -> None:
             for spec in args.runs:
                 n, _, interval = spec.partition("@")
                 n, interval = int(n), float(interval or 0)
-                t0, cpu0 = time.monotonic(), _cpu_by_pid()
-                lat, cpu1 = asyncio.run(run(url, n, args.keystrokes, args.warmup, interval / 1000))
-                cores = cpu_split(cpu0, cpu1, time.monotonic() - t0)
+                lat, cores, seconds = asyncio.run(run(url, n, args.keystrokes, args.warmup, interval / 1000))
+                typed = n * (args.keystrokes + args.warmup)
                 rows.append({"run": spec, "sessions": n, "key_interval_ms": interval or None, "keystrokes": len(lat),
                              "median_ms": statistics.median(lat), "p90_ms": pct(lat, 0.9),
-                             "p99_ms": pct(lat, 0.99), "max_ms": max(lat), "cpu_cores": cores})
+                             "p99_ms": pct(lat, 0.99), "max_ms": max(lat), "typing_s": round(seconds, 2),
+                             "cpu_cores": cores,
+                             "cpu_ms_per_key": {k: round(1000 * v * seconds / typed, 1) for k, v in cores.items()}})
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -195,18 +202,20 @@ def main() -> None:
     print(f"\nkeypress -> suggestions visible (in-page clock), {checkpoint}; "
           f"load average before: {load_before[0]:.1f}")
     print(f"{'sessions':>8} {'pace':>12} {'keys':>6} {'median ms':>10} {'p90 ms':>8} {'p99 ms':>8} {'target':>12}"
-          f" {'browser':>8} {'app':>5} {'others':>7}")
+          f" {'browser':>8} {'app':>5} {'others':>7} {'browser ms/key':>15} {'app ms/key':>11}")
     for r in rows:
         t = targets.get(r["sessions"])
         verdict = f"<= {t:.0f} {'ok' if r['median_ms'] <= t else 'MISSED'}" if t else ""
         pace = f"1 key/{r['key_interval_ms']:.0f} ms" if r["key_interval_ms"] else "closed loop"
         c = r["cpu_cores"]
         browser = c.get("chromium renderers", 0) + c.get("chromium, other processes", 0)
+        k = r["cpu_ms_per_key"]
+        browser_ms = k.get("chromium renderers", 0) + k.get("chromium, other processes", 0)
         print(f"{r['sessions']:>8} {pace:>12} {r['keystrokes']:>6} {r['median_ms']:>10.1f} {r['p90_ms']:>8.1f} "
               f"{r['p99_ms']:>8.1f} {verdict:>12} {browser:>8.2f} {c.get('app server', 0):>5.2f} "
-              f"{c.get('other programs', 0):>7.2f}")
-    print(f"(CPU cores used during each run on this {os.cpu_count()}-core host: the browser (all of "
-          f"Chromium's processes), the app server, and other programs)")
+              f"{c.get('other programs', 0):>7.2f} {browser_ms:>15.1f} {k.get('app server', 0):>11.1f}")
+    print(f"(CPU while typing, page loads excluded, on this {os.cpu_count()}-core host: cores used by the browser "
+          f"(all of Chromium's processes), the app server and other programs; CPU ms per keystroke)")
     if args.json:
         out = {"checkpoint": str(checkpoint), "warmup": args.warmup, "load_average_before": load_before,
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
