@@ -164,15 +164,25 @@ def main() -> None:
     import signal
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))     # still delete the 1 GB corpus
     try:
+        # the host's load around each part: other work on these 2 cores skews the timings
         if "corpus" in args.parts:
-            result["corpus"] = corpus_part(work, args.size_mb, args.train_minutes)
+            load = os.getloadavg()[0]
+            result["corpus"] = {**corpus_part(work, args.size_mb, args.train_minutes),
+                                "loadavg_1min_before_after": [load, os.getloadavg()[0]]}
         if "throughput" in args.parts:
+            load = os.getloadavg()[0]
             result["throughput"] = throughput_part(work, args.repeats, args.steps)
+            result["throughput_loadavg_1min_before_after"] = [load, os.getloadavg()[0]]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:                          # written before the table: a print error loses nothing
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        out = Path(args.json)
+        if out.exists():                   # parts run separately (on a quiet host) merge into one file
+            kept = {k: v for k, v in json.loads(out.read_text()).items() if k in ("corpus", "throughput",
+                    "throughput_loadavg_1min_before_after") and k.split("_")[0] not in args.parts}
+            result = {**kept, **result}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
     print(f"\nchargen scaling, {os.cpu_count()} CPUs, torch {torch.__version__}")
     if "corpus" in result:
         c = result["corpus"]

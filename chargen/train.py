@@ -179,7 +179,7 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
     precision = cfg.precision if cfg.precision != "auto" else ("bf16" if bf16_supported(device) else "fp32")
     net = model                                      # what the loop calls: the DDP wrapper under torchrun
     if dist.enabled:
-        net = wrap_ddp(model, dist, bf16_grads=precision == "bf16")
+        net = wrap_ddp(model, dist)
         if resume_state is None and dist.rank:
             torch.manual_seed(cfg.seed + dist.rank)  # its own dropout masks; the weights are rank 0's
     def autocast():
