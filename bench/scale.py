@@ -170,17 +170,23 @@ def main() -> None:
             result["corpus"] = {**corpus_part(work, args.size_mb, args.train_minutes),
                                 "loadavg_1min_before_after": [load, os.getloadavg()[0]]}
         if "throughput" in args.parts:
-            load = os.getloadavg()[0]
+            load, started = os.getloadavg()[0], time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
             result["throughput"] = throughput_part(work, args.repeats, args.steps)
-            result["throughput_loadavg_1min_before_after"] = [load, os.getloadavg()[0]]
+            result["throughput_sessions"] = [{"started": started, "loadavg_1min_before_after":
+                                              [load, os.getloadavg()[0]], "rows": result["throughput"]}]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:                          # written before the table: a print error loses nothing
         out = Path(args.json)
-        if out.exists():                   # parts run separately (on a quiet host) merge into one file
-            kept = {k: v for k, v in json.loads(out.read_text()).items() if k in ("corpus", "throughput",
-                    "throughput_loadavg_1min_before_after") and k.split("_")[0] not in args.parts}
-            result = {**kept, **result}
+        if out.exists():                   # parts run separately (on a quiet host) merge into one file;
+            old = json.loads(out.read_text())   # every throughput session is kept (the host drifts)
+            kept = {k: old[k] for k in ("corpus", "throughput") if k in old and k not in args.parts}
+            sessions = old.get("throughput_sessions", [])
+            if "throughput" in args.parts:
+                kept["throughput_sessions"] = sessions + result["throughput_sessions"]
+            elif sessions:
+                kept["throughput_sessions"] = sessions
+            result = {**result, **kept}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2))
     print(f"\nchargen scaling, {os.cpu_count()} CPUs, torch {torch.__version__}")
@@ -192,10 +198,11 @@ def main() -> None:
         print(f"| char tokenization alone | {c['encode_mb_s']:.0f} MB/s |")
         print(f"| training {c['train_minutes']:g} min on it | {c['train_steps']} steps, {c['train_chars_per_s']:,.0f} chars/s, "
               f"peak RSS {c['train_peak_rss_mb']:.0f} MB (whole process, {c['train_wall_s']:.0f} s) |")
-    for r in result.get("throughput", []):
-        print(f"| {r['shape']} T{r['bptt_len']}: 1 process x 2 threads | {r['one_median']:,.0f} chars/s |")
-        print(f"| {r['shape']} T{r['bptt_len']}: 2 processes x 1 thread | {r['two_median']:,.0f} chars/s "
-              f"({r['ratio']:.2f}x; pairs {', '.join(f'{x:.2f}' for x in r['pair_ratios'])}) |")
+    for session in result.get("throughput_sessions", []):
+        for r in session["rows"]:
+            print(f"| {session['started'][11:16]} {r['shape']} T{r['bptt_len']} | 1 process x 2 threads "
+                  f"{r['one_median']:,.0f} chars/s | 2 processes x 1 thread {r['two_median']:,.0f} chars/s | "
+                  f"{r['ratio']:.2f}x (pairs {', '.join(f'{x:.2f}' for x in r['pair_ratios'])}) |")
 
 
 if __name__ == "__main__":
