@@ -4,6 +4,7 @@ Usage:
 
     nats, tokens = stream_loss(model, ids, n_scored=len(val_ids))   # total nats over the last n_scored ids
     report = text_metrics(model, tokenizer, text)                    # dict with val_nats, val_bpc, ...
+    metrics = ValSplit(corpus, max_tokens=2_000_000).score(model)   # training's validation figure
 """
 from __future__ import annotations
 
@@ -88,6 +89,25 @@ def text_metrics(model, tokenizer, text: str, **kwargs) -> dict:
     total, n = stream_loss(model, ids, **kwargs)
     chars = len(text) - len(tokenizer.decode(ids[:1]))   # the characters of the scored tokens
     return loss_report(total, n, chars)
+
+
+class ValSplit:
+    """The validation figure training reports: the exact loss of the first ``max_tokens`` (0: all)
+    of a corpus's val split, read after the last ``context`` train tokens. Per character, over the
+    characters of the tokens scored (those of the whole split unless capped)."""
+
+    def __init__(self, corpus, max_tokens: int = 0, context: int = 256):
+        val = corpus.val_ids
+        self.n, self.max_tokens = min(len(val), max_tokens or len(val)), max_tokens
+        self.capped = self.n < len(val)
+        self.chars = len(corpus.tokenizer.decode(np.asarray(val[:self.n]))) if self.capped else corpus.meta["val_chars"]
+        self.stream = np.concatenate([np.asarray(corpus.train_ids[-context:]), np.asarray(val[:self.n])])
+
+    def score(self, model, shard: tuple[int, int] = (0, 1), reduce=lambda sums: sums) -> dict:
+        """``shard`` scores one rank's rows; ``reduce`` sums [nats, tokens] over the ranks."""
+        total, n = reduce(list(stream_loss(model, self.stream, n_scored=self.n, shard=shard)))
+        report = loss_report(total, int(n), self.chars)
+        return {**report, "val_max_tokens": self.max_tokens} if self.capped else report
 
 
 # ----------------------------------------------------------------------------- keystroke savings

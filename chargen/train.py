@@ -17,7 +17,6 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -25,15 +24,13 @@ from .checkpoint import CheckpointError, load_checkpoint, load_trainer_state, re
 from .data import CorpusError, TBPTTBatches, train_text
 from .distributed import (DEVICES, Dist, StopFlag, bf16_supported, default_threads, gather_rng_and_state,
                           prepare_shared, restore_rng, scatter_state, setup, wrap_ddp)
-from .evaluate import loss_report, stream_loss
+from .evaluate import ValSplit
 from .model import CharLM, ModelConfig
 from .sizing import auto_size
 from .wordstats import WordModel
 
 WORDS_MAX_CHARS = 20_000_000      # word statistics read at most this much of the train split (bounds memory: see README)
-
 SYNC_EVERY = 4                    # steps between the ranks' agreements on stopping (DDP only)
-
 TOKENIZERS = ("char", "jamo", "bpe", "unigram")
 
 
@@ -166,7 +163,6 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
     if resume_state is not None and resume_state["corpus_sha256"] != corpus.meta["sha256"]:
         raise CorpusError(f"the corpus changed since this run started (sha256 {corpus.meta['sha256'][:12]} != "
                           f"{resume_state['corpus_sha256'][:12]}): resume needs the same text")
-
     if resume_state is None:
         auto_batch = cfg.batch_size is None
         model_cfg, cfg = auto_size(model_cfg or ModelConfig(), cfg, len(corpus.train_ids))
@@ -177,21 +173,14 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
         model = CharLM(model_cfg)
     model.to(device).train()
     precision = cfg.precision if cfg.precision != "auto" else ("bf16" if bf16_supported(device) else "fp32")
-    net = model                                      # what the loop calls: the DDP wrapper under torchrun
-    if dist.enabled:
-        net = wrap_ddp(model, dist)
-        if resume_state is None and dist.rank:
-            torch.manual_seed(cfg.seed + dist.rank)  # its own dropout masks; the weights are rank 0's
+    net = wrap_ddp(model, dist) if dist.enabled else model   # what the loop calls: DDP under torchrun
+    if dist.rank and resume_state is None:
+        torch.manual_seed(cfg.seed + dist.rank)      # its own dropout masks; the weights are rank 0's
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
     opt = _optimizer(model, cfg, cfg.lr)
     batches = TBPTTBatches(corpus.train_ids, cfg.batch_size, cfg.bptt_len, dist.rank, dist.world_size)
-    # Validation reads the end of the train split as context, then scores the first val_max_tokens
-    # of the val split (all of it by default for any corpus under ~20 MB) exactly.
-    n_val = min(len(corpus.val_ids), cfg.val_max_tokens or len(corpus.val_ids))
-    val_chars = corpus.meta["val_chars"] if n_val == len(corpus.val_ids) else \
-        len(tokenizer.decode(np.asarray(corpus.val_ids[:n_val])))
-    val_stream = np.concatenate([np.asarray(corpus.train_ids[-256:]), np.asarray(corpus.val_ids[:n_val])])
+    val_split = ValSplit(corpus, cfg.val_max_tokens)
     step, state, elapsed_before = 0, None, 0.0
     planned = cfg.max_steps or None
     best_val, bad_evals, history = math.inf, 0, []
@@ -211,11 +200,8 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
                   "corpus": {k: corpus.meta[k] for k in ("files", "sha256", "chars", "train_chars", "val_chars",
                                                          "train_tokens", "val_tokens")}}
 
-    def evaluate() -> dict:
-        total, n = stream_loss(model, val_stream, n_scored=n_val, shard=(dist.rank, dist.world_size))
-        total, n = dist.sum([total, n])
-        report = loss_report(total, int(n), val_chars)
-        return report if n_val == len(corpus.val_ids) else {**report, "val_max_tokens": cfg.val_max_tokens}
+    def evaluate() -> dict:                          # each rank scores its share; the sums are summed
+        return val_split.score(model, shard=(dist.rank, dist.world_size), reduce=dist.sum)
 
     def save(which: str, metrics: dict, with_state: bool):
         trainer_state = None

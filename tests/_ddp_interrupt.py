@@ -1,7 +1,8 @@
 """A worker for test_distributed: one rank of a torchrun job that trains like the CLI would, and
 rank ``--signal-rank`` alone gets SIGINT after step ``--at`` (the other must stop with it).
 
-    python -m torch.distributed.run --nproc_per_node=2 tests/_ddp_interrupt.py CORPUS OUT --at 17
+    python -m torch.distributed.run --nproc_per_node=2 tests/_ddp_interrupt.py CORPUS OUT --at 17 \
+        --config '{"train": {...}, "model": {...}}' --report DIR
 """
 import argparse
 import json
@@ -20,6 +21,7 @@ p.add_argument("out")
 p.add_argument("--at", type=int, required=True)
 p.add_argument("--signal-rank", type=int, default=1)
 p.add_argument("--config", required=True, help="JSON: {'train': {...}, 'model': {...}}")
+p.add_argument("--report", required=True, help="folder for each rank's rank<N>.json (stdout interleaves)")
 a = p.parse_args()
 conf = json.loads(a.config)
 rank = int(os.environ["RANK"])
@@ -32,4 +34,5 @@ def interrupt(step, info):
 
 s = train(TrainConfig(corpus=[a.corpus], out=a.out, **conf["train"]), ModelConfig(**conf["model"]),
           callback=interrupt, log=lambda m: print(m, file=sys.stderr))
-print(json.dumps({"rank": rank, "step": s["step"], "stop_reason": s["stop_reason"]}))
+Path(a.report, f"rank{rank}.json").write_text(json.dumps({"rank": rank, "step": s["step"],
+                                                           "stop_reason": s["stop_reason"]}))
