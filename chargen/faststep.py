@@ -87,8 +87,9 @@ class FastStepper:
     @torch.no_grad()
     def step(self, ids: torch.Tensor, state, bf16: bool = False):
         """ids (K,) int64, state ((L, K, H), (L, K, H)) or None -> logits (K, V), new state.
-        ``bf16``: matmuls in bfloat16 when that is the fast way (wide search steps); states and
-        logits stay float32. A few rows run in numpy float32 (faster, and exact)."""
+        ``bf16``: bfloat16 matmuls allowed (search steps); they are used for more than
+        NUMPY_MAX_ROWS rows, while up to that many rows run in numpy float32 (faster, and exact).
+        States and logits stay float32."""
         if not self.fast:
             logits, state = self.model(ids.view(-1, 1), state)
             return logits[:, -1], state
@@ -102,8 +103,8 @@ class FastStepper:
         return logits, (torch.stack(hs), torch.stack(cs))
 
     def step_layers(self, ids, hs: list, cs: list, bf16: bool = False):
-        """The step on per-layer states (lists of (K, H) tensors), for loops that call it per
-        token (sampling): no stacking, no autograd bookkeeping (call it under no_grad)."""
+        """The step in torch on per-layer states (lists of (K, H) tensors): the path for more rows
+        than NUMPY_MAX_ROWS (call it under no_grad)."""
         if bf16 and torch.backends.mkldnn.is_available():
             table0, w_hh0, upper, w_head, b_head = self.low
             dt = torch.bfloat16

@@ -330,7 +330,8 @@ class Session:
         if todo:
             parents = [trie[q[:-1]][0] for q in todo]
             state = tuple(torch.stack([par[i] for par in parents], 1) for i in range(len(parents[0])))
-            logits, new = self.p.stepper.step(torch.tensor([q[-1] for q in todo]), _from_tuple(state), bf16=len(todo) >= 4)
+            # a search step: bf16 allowed; the stepper itself runs narrow steps in exact numpy fp32
+            logits, new = self.p.stepper.step(torch.tensor([q[-1] for q in todo]), _from_tuple(state), bf16=True)
             logp, new = torch.log_softmax(logits.float(), -1), _as_tuple(new)
             for j, q in enumerate(todo):
                 trie[q] = (tuple(t[:, j] for t in new), logp[j])
