@@ -63,6 +63,7 @@ class Typist:
     def session_for(self, catalog: Catalog, model: str, text: str):
         if model != self.model or self.session is None:
             self.session, self.model = catalog.predictor(model).session(), model
+            self.session.composing = True    # typed with an input method: 초 may still become 최
         return self.session.set_text(text)
 
 

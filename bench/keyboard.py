@@ -27,7 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # one core per user, numpy'
 import torch  # noqa: E402
 
 from chargen.checkpoint import load_checkpoint  # noqa: E402
-from chargen.evaluate import JamoTyping, ModelEngine, jamo_keys, keystroke_savings  # noqa: E402
+from chargen.evaluate import ComposedTyping, JamoTyping, ModelEngine, jamo_keys, keystroke_savings  # noqa: E402
 from chargen.predictor import Predictor  # noqa: E402
 from chargen.sample import generate  # noqa: E402
 from chargen.tokenizer import decompose_hangul  # noqa: E402
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     p.add_argument("--korean-test", default=str(CORPORA / "nsmc_test.txt"))
     p.add_argument("--korean-chars", type=int, default=10000, help="NSMC test characters to simulate")
     p.add_argument("--jamo-typing", action=argparse.BooleanOptionalAction, default=True,
-                   help="also simulate typing Korean a jamo per key, with suggestions before every key (jamo model)")
+                   help="also simulate typing Korean a jamo per key, with suggestions before every key")
     p.add_argument("--sizes", type=int, nargs="+", default=[1, 3], help="suggestion-bar sizes to simulate")
     p.add_argument("--parts", nargs="+", choices=["speed", "english", "korean"], default=["speed", "english", "korean"],
                    help="what to run; with --json, results of parts not run are kept from the existing file "
@@ -164,16 +164,19 @@ def korean(results, args):
             ko_engines[name + "+cache+words"] = ModelEngine(Predictor(m, t, words=wm))
     results["korean"] = ksr_table(ko_engines, ko_val, sizes=(3,), also={"jamo": jamo_keys})
     results["korean_chars"] = len(ko_val)
-    if args.korean_jamo and args.jamo_typing:
+    if (args.korean_jamo or args.korean_char) and args.jamo_typing:
         # How Korean is typed on a phone: a jamo per key, the suggestion bar looked at before every
-        # key. Jamo models and word statistics take jamo; a syllable model sees no partial
-        # syllables, so it is not in this table.
-        m, t, _ = load_checkpoint(args.korean_jamo)
+        # key. Jamo models and word statistics take the jamo; a syllable model sees the text as an
+        # input method shows it, its last syllable still being composed (Session.composing).
         jamo_train = decompose_hangul(ko_train)
-        results["korean_jamo_typing"] = ksr_table(
-            {"word-bigram": BigramCompleter.fit(jamo_train),
-             "jamo-model+cache+words": JamoTyping(ModelEngine(Predictor(m, t, words=WordModel.fit([jamo_train]))))},
-            decompose_hangul(ko_val), sizes=(3,))
+        typing = {"word-bigram": BigramCompleter.fit(jamo_train)}
+        if args.korean_jamo:
+            m, t, _ = load_checkpoint(args.korean_jamo)
+            typing["jamo-model+cache+words"] = JamoTyping(ModelEngine(Predictor(m, t, words=WordModel.fit([jamo_train]))))
+        if args.korean_char:
+            m, t, _ = load_checkpoint(args.korean_char)
+            typing["syllable-model+cache+words"] = ComposedTyping(ModelEngine(Predictor(m, t, words=WordModel.fit([ko_train]))))
+        results["korean_jamo_typing"] = ksr_table(typing, decompose_hangul(ko_val), sizes=(3,))
 
 
 def report(results, args):

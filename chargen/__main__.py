@@ -47,11 +47,15 @@ def _parser() -> argparse.ArgumentParser:
                    "(keystroke savings rate, next-character accuracy, latency)")
     e.add_argument("--suggestions", type=int, default=3, help="word completions offered per keystroke (--ksr)")
     e.add_argument("--max-chars", type=int, default=0, help="simulate only the first N characters (--ksr; 0: all)")
+    e.add_argument("--jamo-typing", action="store_true",
+                   help="Korean text (--ksr): also simulate typing a jamo per key, suggestions before every key")
 
     g = sub.add_parser("suggest", help="keyboard suggestions: interactive (Tab accepts) or one-shot --text")
     g.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
     g.add_argument("--text", default=None, help="print suggestions for this text and exit")
     g.add_argument("-n", type=int, default=3, help="how many suggestions")
+    g.add_argument("--composing", action="store_true",
+                   help="the last Hangul syllable may still change, as in an input method (syllable models)")
 
     x = sub.add_parser("export", help="copy a checkpoint for shipping: smaller weights, no trainer state")
     x.add_argument("--checkpoint", required=True, help="checkpoint or run directory (a run means its best/)")
@@ -121,6 +125,14 @@ def cmd_eval(args) -> int:
               f"suggestions p50 {k['suggest_ms_p50']:.2f} ms, p99 {k['suggest_ms_p99']:.2f} ms")
         if korean:
             print(f"keystroke savings in jamo keystrokes {k['ksr_jamo']:.3f} (oracle {k['oracle_ksr_jamo']:.3f})")
+        if korean and args.jamo_typing:
+            from .evaluate import ComposedTyping, JamoTyping
+            from .tokenizer import decompose_hangul
+            typist = (JamoTyping if tok.kind == "jamo" else ComposedTyping)(ModelEngine(Predictor(model, tok)))
+            j = keystroke_savings(typist, decompose_hangul(sim_text), args.suggestions, progress=True)
+            print(f"typed a jamo per key, suggestions before every key: keystroke savings {j['ksr']:.3f} "
+                  f"(oracle {j['oracle_ksr']:.3f}); suggestions p50 {j['suggest_ms_p50']:.2f} ms")
+            k.update({f"jamo_typing_{name}": v for name, v in j.items()})
         m.update(k)                     # ksr, oracle_ksr, top1/top3_char_acc, suggest_ms_*, ...
     if args.json:
         Path(args.json).write_text(json.dumps(m, indent=2))
@@ -136,7 +148,7 @@ def _suggestion_line(session, n: int) -> str:
 
 def cmd_suggest(args) -> int:
     from .predictor import Predictor
-    predictor = Predictor.from_checkpoint(args.checkpoint)
+    predictor = Predictor.from_checkpoint(args.checkpoint, composing=args.composing)
     session = predictor.session()
     if args.text is not None:
         session.set_text(args.text)

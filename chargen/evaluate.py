@@ -162,6 +162,30 @@ class JamoTyping:
         return [self._decompose(w) for w in self.engine.suggest(n)]
 
 
+class ComposedTyping(JamoTyping):
+    """:class:`JamoTyping` for a syllable (char) model: after every key its session holds the text
+    as an input method shows it, the jamo typed so far composed into syllables, the last of them
+    still open (``Session.composing``): ``영`` ``ᄒ`` -> ``영화`` -> ``영활``... Feed it
+    ``decompose_hangul(text)`` as with JamoTyping; offers are compared in jamo.
+
+        keystroke_savings(ComposedTyping(ModelEngine(syllable_predictor)), decompose_hangul(text))
+    """
+
+    def __init__(self, engine):          # no next_chars: the model predicts syllables, not keys
+        from .tokenizer import compose_hangul, decompose_hangul
+        self.engine, self._decompose, self._compose = engine, decompose_hangul, compose_hangul
+        self.reset()
+
+    def reset(self):
+        self.engine.reset()
+        self.engine.session.composing = True
+        self.typed = []
+
+    def type(self, text: str):
+        self.typed.append(text)
+        self.engine.session.set_text(self._compose("".join(self.typed)))
+
+
 def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda c: 1,
                       progress: bool = False, also: dict | None = None) -> dict:
     """Simulate a user typing ``text`` with ``n_suggestions`` word completions on offer.

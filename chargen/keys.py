@@ -7,13 +7,14 @@ Usage:
     type_jamo("한", "\u1161")        # -> "하나": a vowel takes the final consonant, as on a phone
     key_of("국")                      # -> "ㄱ": the key a syllable starts with
     mass, best = key_distribution(session)   # next-character probability per on-screen key
+    word_keys("과")                   # -> ("ㄱ", "ㅗ", "ㅏ"): the keys typed, compound vowels split
 """
 from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
 
-from .tokenizer import compose_hangul, decompose_hangul
+from .tokenizer import compose_hangul, decompose_hangul, is_hangul, is_syllable
 
 
 @lru_cache(maxsize=1)
@@ -33,6 +34,30 @@ def _jamo_tables():
                 if prefix != "HANGUL JONGSEONG ":
                     typed.setdefault(compat, chr(cp))
     return to_compat, typed
+
+
+# compound vowels and final consonant clusters: a two-set keyboard types them as two keys
+_SPLIT = {"ㅘ": "ㅗㅏ", "ㅙ": "ㅗㅐ", "ㅚ": "ㅗㅣ", "ㅝ": "ㅜㅓ", "ㅞ": "ㅜㅔ", "ㅟ": "ㅜㅣ", "ㅢ": "ㅡㅣ",
+          "ㄳ": "ㄱㅅ", "ㄵ": "ㄴㅈ", "ㄶ": "ㄴㅎ", "ㄺ": "ㄹㄱ", "ㄻ": "ㄹㅁ", "ㄼ": "ㄹㅂ", "ㄽ": "ㄹㅅ",
+          "ㄾ": "ㄹㅌ", "ㄿ": "ㄹㅍ", "ㅀ": "ㄹㅎ", "ㅄ": "ㅂㅅ"}
+
+
+@lru_cache(maxsize=65536)
+def char_keys(c: str) -> tuple[str, ...]:
+    """The keys a two-set Korean keyboard presses for one character, in order: a syllable's
+    initial consonant, vowel and final consonant, compound ones split (과 -> ㄱ ㅗ ㅏ, 닭 -> ㄷ ㅏ ㄹ ㄱ);
+    a jamo its key(s); any other character is its own key."""
+    if not is_hangul(c):
+        return (c,)
+    to_compat = _jamo_tables()[0]
+    return tuple(k for j in (decompose_hangul(c) if is_syllable(c) else c)
+                 for k in _SPLIT.get(to_compat.get(j, j), to_compat.get(j, j)))
+
+
+def word_keys(text: str) -> tuple[str, ...]:
+    """The keys that type ``text`` (see :func:`char_keys`). While a syllable is being composed, the
+    text typed so far is a key-prefix of every word it may still become: 고 of 과, 각 of 가게."""
+    return tuple(k for c in text for k in char_keys(c))
 
 
 def show_char(c: str) -> str:

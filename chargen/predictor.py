@@ -14,6 +14,11 @@ Word rules: a word is a maximal run of word characters, ``c.isalnum() or c == "'
 syllables and jamo count as letters). Anything else (space, punctuation, newline, emoji) ends a word.
 A completion always adds at least one character to the current word and stops where the model
 puts a word boundary; ``next_words`` is completion from an empty word (after a space).
+
+Korean typed with an input method: a session with ``composing=True`` (the web app's) treats the
+last Hangul character of a syllable (char) model's current word as still being composed, so
+``영화 재`` may still become ``잼`` or ``쟤``: completions back up over it and must start with the
+keys typed so far (see ``keys.word_keys``: 고 -> 과, 각 -> 가게), like token healing for subwords.
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .faststep import FastStepper
+from .keys import char_keys, word_keys
+from .tokenizer import is_hangul
 
 KEEP_RECENT = 256      # states kept for every one of the last N positions (backspace, edits)
 KEEP_EVERY = 32        # and for every 32nd position before that,
@@ -35,6 +42,7 @@ CACHE_WEIGHT = 0.5     # the cache's starting share of the word statistics, adap
 CACHE_RATE = 0.02      # how fast that share follows the words typed (about the last 50 words)
 CACHE_PRIOR = 20       # and it counts fully only once the cache holds well over this many words
 TRIE_NODES = 4096      # completion-trie nodes kept per session before it is cleared
+KEY_MASKS = 512        # token masks kept per predictor for syllables being composed
 
 
 def is_word_char(c: str) -> bool:
@@ -70,16 +78,20 @@ def previous_word(text: str) -> str | None:
 class _Beam:
     score: float
     ids: list
+    need: tuple = ()       # keys typed that the beam's tokens have not covered yet (composing)
 
 
 class Predictor:
     """A model loaded once, serving any number of independent :class:`Session` objects."""
 
     def __init__(self, model, tokenizer, beam_width: int = 8, max_word_len: int = 24, words=None,
-                 blend: float = 0.5, pool: int = 8, rescore: int = 3, cache: bool = True):
+                 blend: float = 0.5, pool: int = 8, rescore: int = 3, cache: bool = True,
+                 composing: bool = False):
         # optional WordModel, its weight, candidates drawn from each word source, how many of those
-        # the beam missed are scored exactly by the character model, the session word cache
+        # the beam missed are scored exactly by the character model, the session word cache, and
+        # whether sessions start out treating a last Hangul character as still composed
         self.words, self.blend, self.pool, self.rescore, self.cache = words, blend, pool, rescore, cache
+        self.composing = composing
         self.model, self.tokenizer = model.eval(), tokenizer
         self.stepper = FastStepper(model)
         self.beam_width, self.max_word_len = beam_width, max_word_len
@@ -91,6 +103,13 @@ class Predictor:
         self.n_word_tokens = int(self.word_mask.sum())
         self.boundary_mask = ~self.word_mask
         self.boundary_mask[tokenizer.unk_id] = False      # "unknown" is no prediction of a boundary
+        # per token, the keys that type it (word tokens of a char model with Hangul; else None):
+        # what a syllable being composed may still become
+        self.token_keys = None
+        if tokenizer.kind == "char" and any(len(t) == 1 and is_hangul(t) for t in texts):
+            self.token_keys = [char_keys(t) if self.word_mask[i] and len(t) == 1 else None
+                               for i, t in enumerate(texts)]
+        self._key_masks: dict = {}
         self.subword = None
         if tokenizer.kind in ("bpe", "unigram"):
             from .subword_session import SubwordTables
@@ -117,6 +136,17 @@ class Predictor:
             return decompose_hangul(word)
         return word
 
+    def key_mask(self, need: tuple) -> torch.Tensor:
+        """(V,) True for the word tokens that fit the keys ``need`` typed so far: those keys start
+        the token's keys, or the token's keys start them (the rest then starts the next token)."""
+        mask = self._key_masks.get(need)
+        if mask is None:
+            if len(self._key_masks) >= KEY_MASKS:
+                self._key_masks.clear()
+            mask = torch.tensor([k is not None and k[:len(need)] == need[:len(k)] for k in self.token_keys])
+            self._key_masks[need] = mask
+        return mask
+
     def session(self, text: str = "") -> "Session":
         if self.subword is not None:
             from .subword_session import SubwordSession
@@ -138,6 +168,7 @@ class Session:
         self._states = {0: (predictor.start_state, predictor.start_logits)}   # position -> (state, logits)
         self.steps = 0                                                       # model steps taken (for tests)
         self.remainder = ""          # typed text past the model state (subword token healing only)
+        self.composing = predictor.composing   # a last Hangul character may still change (IME)
         self._trie: dict = {}        # completion trie of the current word (see _trie_root)
         self._trie_at = None         # the state object at that word's start: the trie's key
         self._cache_text = None      # text whose words the word cache holds (see _cache)
@@ -249,24 +280,43 @@ class Session:
     def _candidates(self, word: str, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
         """Completions of ``word``, most probable first: the search goes on until it has the n most
         probable of those that add at least ``min_keys`` keys."""
-        return self._blend(word, self._word_ids(word), n, min_keys)
+        word_ids = self._word_ids(word)
+        if self.composing and word and self.p.token_keys is not None and is_hangul(word[-1]):
+            # the word as typed fits too, but is no completion: one more to find, then drop it
+            found = self._blend(word, word_ids[:-1], n + 1, min_keys, open_keys=char_keys(word[-1]))
+            return [(w, q) for w, q in found if w != word]
+        return self._blend(word, word_ids, n, min_keys)
 
-    def _blend(self, word: str, word_ids: list[int], n: int, min_keys: int = 1) -> list[tuple[str, float]]:
+    def _blend(self, word: str, word_ids: list[int], n: int, min_keys: int = 1,
+               open_keys: tuple = ()) -> list[tuple[str, float]]:
         """Mix the character model's completions with word statistics:
         P(w) = blend * P_char(w) + (1 - blend) * P_words(w | previous word, typed prefix), where
-        P_words is the train split's bigram model, half and half with a cache of this text's words."""
+        P_words is the train split's bigram model, half and half with a cache of this text's words.
+
+        ``open_keys``: the keys of a last character still being composed, which ``word_ids`` leave
+        out. Both sources then complete the rest of the word and keep the words whose keys start
+        with those typed; each is renormalised over what it found that fits."""
         p = self.p
         before = previous_word(self.text)          # a scan back, not a pass over the whole text
-        prev, key = (p.word_key(before) if before else None), p.word_key(word)
+        prev, key = (p.word_key(before) if before else None), p.word_key(word[:-1] if open_keys else word)
+        typed_keys = word_keys(word)
+        widen = 8 if open_keys else 1              # the prefix is shorter: draw more, keep those that fit
+
+        def fits(probs: dict) -> dict:
+            if not open_keys or not probs:
+                return probs
+            kept = {w: q for w, q in probs.items() if word_keys(w)[:len(typed_keys)] == typed_keys}
+            total, share = sum(probs.values()), sum(kept.values())
+            return {w: q * total / share for w, q in sorted(kept.items(), key=lambda kv: -kv[1])[:p.pool]} if share else {}
 
         def shown(probs: dict) -> dict:        # stored form (decomposed for jamo) -> display form
             if p.tokenizer.kind != "jamo":
                 return probs
             from .tokenizer import compose_hangul
             return {compose_hangul(w): q for w, q in probs.items()}
-        word_p = shown(p.words.probs(prev, key, limit=p.pool)) if p.words is not None else {}
+        word_p = fits(shown(p.words.probs(prev, key, limit=p.pool * widen))) if p.words is not None else {}
         cache = self._cache() if p.cache else None
-        cache_p = shown(cache.probs(prev, key, limit=p.pool)) if cache is not None else {}
+        cache_p = fits(shown(cache.probs(prev, key, limit=p.pool * widen))) if cache is not None else {}
         if cache_p:         # words of this very text: names and rare words recur
             n_cached = len(cache.words)                  # a cache of a few words knows little yet
             mix = self._cache_weight * n_cached / (n_cached + CACHE_PRIOR) if word_p else 1.0
@@ -274,7 +324,7 @@ class Session:
         # the likeliest word-statistics candidates are scored exactly by the character model, in the
         # same batched steps as the beam search; the rest count only if the beam finds them too
         forced = sorted(word_p, key=lambda w: (-word_p[w], w))[:p.rescore]
-        char_p = self._beam_search(word_ids, n, forced, min_keys)
+        char_p = self._beam_search(word_ids, n, forced, min_keys, open_keys, typed=keys(word))
         blend = p.blend if word_p else 1.0     # nothing to blend in: the character model alone
         scores = {w: blend * char_p.get(w, 0.0) + (1 - blend) * word_p.get(w, 0.0) for w in set(char_p) | set(word_p)}
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -310,14 +360,15 @@ class Session:
     # Beam search and word scoring walk a trie of token paths from the current word's start; every
     # node keeps its state and log-probabilities. While the user types along a path the search
     # explored, its subtree is reused: no model step is taken twice for the same prefix.
-    def _trie_root(self, word_ids: list[int]) -> tuple:
-        anchor = len(self.ids) - len(word_ids)
+    def _trie_root(self, word_ids: list[int], end: int) -> tuple:
+        """The trie node of ``word_ids``, the current word's tokens up to position ``end``."""
+        anchor = end - len(word_ids)
         at = self._states.get(anchor)          # identity of the state at the word's start
         if at is None or self._trie_at is not at or len(self._trie) > TRIE_NODES:
             self._trie, self._trie_at = {}, at
         root = tuple(word_ids)
         if root not in self._trie:
-            state, logits = self._states[len(self.ids)]
+            state, logits = self._states[end]
             st = _as_tuple(state if state is not None else self.p.model.init_state(1))
             self._trie[root] = (tuple(t[:, 0] for t in st), torch.log_softmax(logits.float(), -1))
         return root
@@ -337,15 +388,18 @@ class Session:
                 trie[q] = (tuple(t[:, j] for t in new), logp[j])
         return torch.stack([trie[q][1] for q in paths])
 
-    def _beam_search(self, word_ids: list[int], n: int, forced: list[str] = (), min_keys: int = 1) -> dict[str, float]:
+    def _beam_search(self, word_ids: list[int], n: int, forced: list[str] = (), min_keys: int = 1,
+                     open_keys: tuple = (), typed: int = 0) -> dict[str, float]:
         """P_char of completions of the word: a beam search over tokens until a word boundary, kept
         going until no open beam can beat the n-th finished word (of those adding ``min_keys`` keys
         or more); plus the exact probability of each word in ``forced`` (rest of the word, then a
-        boundary), walked down in the same steps."""
+        boundary), walked down in the same steps. ``typed``: the keys of the word so far (for
+        ``min_keys``). With ``open_keys`` (the keys of a last character still being composed),
+        ``word_ids`` stop one position short of the text: the beams must first type those keys (see
+        ``Predictor.key_mask``), and probabilities are renormalised over the first tokens that fit."""
         p = self.p
-        typed = keys(p.tokenizer.decode(word_ids))
         counted: dict[str, float] = {}                             # finished words that add min_keys
-        root = self._trie_root(word_ids)
+        root = self._trie_root(word_ids, len(self.ids) - bool(open_keys))
         rests = {}
         for w in forced:
             ids = p.tokenizer.encode(w)
@@ -353,7 +407,8 @@ class Session:
                 rests[w] = ids[len(word_ids):]
         forced_lp = dict.fromkeys(rests, 0.0)
         logp = self._trie[root][1][None]                           # (1, V) for the beams
-        beams = [_Beam(0.0, [])]
+        beams = [_Beam(0.0, [], open_keys)]
+        norm = float(torch.logsumexp(logp[0][p.key_mask(open_keys)], -1)) if open_keys else 0.0
         finished: dict[str, float] = {}
         word_mask, boundary = p.word_mask, p.boundary_mask
         rows = {(): 0}                                             # forced path -> its row in logp
@@ -368,6 +423,8 @@ class Session:
                 if depth > 0:   # a completion adds at least one character
                     end = scores + torch.logsumexp(blp[:, boundary], -1)
                     for b, s in zip(beams, end.tolist()):
+                        if b.need:           # the keys typed are not all in this word yet
+                            continue
                         w = p.tokenizer.decode(word_ids + b.ids)
                         finished[w] = float(np.logaddexp(finished[w], s)) if w in finished else s
                         if min_keys <= 1 or keys(w) - typed >= min_keys:
@@ -375,11 +432,12 @@ class Session:
                 if depth >= p.max_word_len:
                     beams = []
                 else:
-                    cont = (scores[:, None] + blp).masked_fill(~word_mask, -math.inf)   # (K, V)
+                    allowed = torch.stack([p.key_mask(b.need) if b.need else word_mask for b in beams])
+                    cont = (scores[:, None] + blp).masked_fill(~allowed, -math.inf)     # (K, V)
                     top = torch.topk(cont.flatten(), min(p.beam_width, p.n_word_tokens * len(beams)))
                     nth = sorted(counted.values(), reverse=True)[n - 1] if len(counted) >= n else -math.inf
                     V = blp.size(1)      # beams that can still beat the n-th finished word go on
-                    beams = [_Beam(s, beams[int(j) // V].ids + [int(j) % V])
+                    beams = [_Beam(s, beams[j // V].ids + [j % V], _after(beams[j // V].need, p.token_keys, j % V))
                              for s, j in zip(top.values.tolist(), top.indices.tolist()) if s > nth]
             paths = [root + tuple(b.ids) for b in beams]
             todo = [tuple(r[:depth + 1]) for r in rests.values() if depth + 1 <= len(r)]
@@ -387,9 +445,14 @@ class Session:
                 break
             rows = {q: len(paths) + i for i, q in enumerate(todo)}
             logp = self._expand(paths + [root + q for q in todo])   # one batched step for all of them
-        out = {w: math.exp(s) for w, s in finished.items()}
-        out.update({w: math.exp(s) for w, s in forced_lp.items()})
+        out = {w: math.exp(s - norm) for w, s in finished.items()}
+        out.update({w: math.exp(s - norm) for w, s in forced_lp.items()})
         return out
+
+
+def _after(need: tuple, token_keys, token: int) -> tuple:
+    """The keys still to type after a token, of those a composed character needs."""
+    return need[len(token_keys[token]):] if need else ()
 
 
 def _as_tuple(state) -> tuple:

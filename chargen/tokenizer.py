@@ -96,6 +96,17 @@ def _decompose_codepoints(cps: np.ndarray) -> np.ndarray:
     return out
 
 
+def is_syllable(c: str) -> bool:
+    """A precomposed Hangul syllable (가..힣)."""
+    return _S_BASE <= ord(c) < _S_BASE + _S_COUNT
+
+
+def is_hangul(c: str) -> bool:
+    """A Hangul syllable, conjoining jamo (U+1100..U+11FF) or compatibility jamo (ㄱ..ㆎ)."""
+    o = ord(c)
+    return _S_BASE <= o < _S_BASE + _S_COUNT or 0x1100 <= o <= 0x11FF or 0x3131 <= o <= 0x318E
+
+
 def decompose_hangul(text: str) -> str:
     """Split precomposed Hangul syllables into conjoining jamo ("국" -> "ᄀ" "ᅮ" "ᆨ"), exactly as
     NFD does for them; all other characters (e.g. "é") are left untouched."""

@@ -124,3 +124,17 @@ def test_no_model_yet(tmp_path):
             c.predict("hello", 0.8, 0, 1.0, 10, 1, None, api_name="/generate")
     finally:
         demo.close()
+
+
+def test_keyboard_completes_a_syllable_still_being_composed(tmp_path):
+    import app
+    from chargen.catalog import Catalog
+    from conftest import KOREAN
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    train_tiny(root, "korean", KOREAN * 40, steps=40, hidden=16)
+    catalog, typist = Catalog(root), app.Typist()
+    html, typist = app.keyboard_view(catalog, "배우들 연기가 초", "korean", typist)
+    assert "최고였어요" in html                    # an input method shows 초 on the way to 최
+    html, _ = app.keyboard_view(catalog, "배우들 연기가 ㅊ", "korean", typist)
+    assert "최고였어요" in html

@@ -113,3 +113,21 @@ def test_export_ships_small_weights_that_load_back(tmp_path, english_file, capsy
     capsys.readouterr()
     assert main(["export", "--checkpoint", str(run), "--out", str(out)]) == 2          # never overwrites silently
     assert "--force" in capsys.readouterr().err
+
+
+def test_korean_syllable_model_jamo_typing_and_composing(tmp_path, capsys):
+    from conftest import KOREAN
+    corpus = tmp_path / "ko.txt"
+    corpus.write_text(KOREAN * 40, encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "--corpus", str(corpus), "--out", str(run), "--max-steps", "20", "--max-minutes", "0",
+                 "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--bptt-len", "16", "--threads", "1"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(run), "--text", str(corpus), "--ksr", "--jamo-typing", "--max-chars", "120",
+                 "--json", str(tmp_path / "k.json")]) == 0
+    assert "typed a jamo per key" in capsys.readouterr().out
+    k = json.loads((tmp_path / "k.json").read_text())
+    assert 0 <= k["jamo_typing_ksr"] <= k["jamo_typing_oracle_ksr"] < 1
+    assert main(["suggest", "--checkpoint", str(run), "--text", "배우들 연기가 초", "--composing", "-n", "8"]) == 0
+    words = capsys.readouterr().out.split("words: ")[1]
+    assert "최고였어요" in words                       # 초 is on its way to 최 (ㅊ ㅗ ㅣ): the word statistics know it

@@ -17,6 +17,7 @@ def _random_predictor(text=ENGLISH, kind="char", cell="lstm"):
     return Predictor(model, tok)
 
 
+@torch.no_grad()
 def _full_pass_probs(pred, text):
     ids = [i for i in pred.tokenizer.encode("\n")] + pred.tokenizer.encode(text)
     logits, _ = pred.model(torch.tensor([ids]))
@@ -234,3 +235,39 @@ def test_a_huge_paste_keeps_a_bounded_number_of_states():
     assert len(s._states) <= 1 + KEEP_RECENT + KEEP_SPARSE + 1
     s.set_text("Xbc " + "abc " * 2999)                           # an edit at the very start
     torch.testing.assert_close(s.next_token_probs(), _full_pass_probs(pred, s.text), atol=1e-4, rtol=0)
+
+
+def _composing_predictor(text):
+    from chargen.wordstats import WordModel
+    pred = _random_predictor(text, kind="char")
+    pred.words, pred.cache, pred.composing = WordModel.fit([text]), False, True
+    return pred
+
+
+def test_composing_a_syllable_completes_what_it_may_still_become():
+    from chargen.keys import word_keys
+    pred = _composing_predictor("가게 각자 고기 과자 공부 가게 과자 " * 3)
+    for typed, expected in [("각", {"가게", "각자"}), ("고", {"고기", "과자", "공부"}), ("ㄱ", {"가게", "과자"})]:
+        got = [w for w, _ in pred.session("오늘 " + typed).complete_word(8)]
+        assert expected <= set(got), (typed, got)          # 각 -> 가게: its final starts the next syllable
+        assert all(word_keys(w)[:len(word_keys(typed))] == word_keys(typed) and w != typed for w in got)
+    plain = pred.session("오늘 고")
+    plain.composing = False                                 # the syllable is done: 고 starts every word
+    assert all(w.startswith("고") for w, _ in plain.complete_word(8))
+
+
+def test_composing_probabilities_are_the_models_renormalised_over_what_fits():
+    from chargen.keys import word_keys
+    pred = _random_predictor(KOREAN * 3, kind="char")
+    pred.cache, pred.composing = False, True                  # the character model alone
+    s = pred.session("영화 정말 재")
+    got = s.complete_word(4)
+    assert got
+    need = word_keys("재")
+    logp0 = torch.log_softmax(_full_pass_probs(pred, "영화 정말 ").log(), -1)
+    z = float(torch.logsumexp(logp0[pred.key_mask(need)], -1))
+    for w, q in got:                                          # exact: a full pass down the word
+        ids = pred.tokenizer.encode(w)
+        lp = sum(float(_full_pass_probs(pred, "영화 정말 " + w[:i]).log()[t]) for i, t in enumerate(ids))
+        end = float(_full_pass_probs(pred, "영화 정말 " + w)[pred.boundary_mask].sum().log())
+        assert q == pytest.approx(torch.tensor(lp + end - z).exp().item(), rel=3e-2), w   # bf16 search steps
