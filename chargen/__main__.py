@@ -117,7 +117,8 @@ def cmd_eval(args) -> int:
         from .predictor import Predictor
         sim_text = text[:args.max_chars] if args.max_chars else text
         engine = ModelEngine(Predictor(model, tok))
-        korean = any(0xAC00 <= ord(c) <= 0xD7A3 for c in sim_text[:10000])
+        from .tokenizer import is_syllable
+        korean = any(map(is_syllable, sim_text[:10000]))
         k = keystroke_savings(engine, sim_text, args.suggestions, progress=True,
                               also={"jamo": jamo_keys} if korean else None)
         print(f"keystroke savings {k['ksr']:.3f} with {args.suggestions} suggestions (oracle {k['oracle_ksr']:.3f}); "

@@ -101,7 +101,7 @@ def key_of(c: str) -> str:
     jamo's its compatibility jamo; a syllable's (Korean char models) its initial consonant."""
     if c in (" ", "\n"):
         return {" ": "space", "\n": "enter"}[c]
-    if 0xAC00 <= ord(c[0]) <= 0xD7A3:
+    if is_syllable(c[0]):
         c = decompose_hangul(c[0])[0]
     if is_jamo(c):
         return _jamo_tables()[0].get(c, c)
@@ -113,7 +113,7 @@ def korean_layout(predictor) -> bool:
     if predictor.tokenizer.kind == "jamo":
         return True
     texts = predictor.token_texts
-    return sum(any(0xAC00 <= ord(ch) <= 0xD7A3 for ch in t) for t in texts) > len(texts) // 3
+    return sum(any(map(is_syllable, t)) for t in texts) > len(texts) // 3
 
 
 def key_distribution(session) -> tuple[dict, dict]:

@@ -32,7 +32,7 @@ import torch
 from .checkpoint import load_checkpoint
 from .faststep import FastStepper
 from .keys import char_keys, word_keys
-from .tokenizer import is_hangul
+from .tokenizer import is_hangul, is_syllable, syllable_jamo
 
 KEEP_RECENT = 256      # states kept for every one of the last N positions (backspace, edits)
 KEEP_EVERY = 32        # and for every 32nd position before that,
@@ -51,7 +51,7 @@ def is_word_char(c: str) -> bool:
 
 def key_cost(c: str) -> int:
     """Keys to type c: one per conjoining jamo for a Hangul syllable (two-set keyboard), else one."""
-    return 2 + ((ord(c) - 0xAC00) % 28 > 0) if 0xAC00 <= ord(c) <= 0xD7A3 else 1
+    return syllable_jamo(c) if is_syllable(c) else 1
 
 
 def keys(text: str) -> int:

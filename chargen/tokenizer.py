@@ -107,6 +107,11 @@ def is_hangul(c: str) -> bool:
     return _S_BASE <= o < _S_BASE + _S_COUNT or 0x1100 <= o <= 0x11FF or 0x3131 <= o <= 0x318E
 
 
+def syllable_jamo(c: str) -> int:
+    """How many conjoining jamo a Hangul syllable decomposes into: 2, or 3 with a final consonant."""
+    return 2 + ((ord(c) - _S_BASE) % _T_COUNT > 0)
+
+
 def decompose_hangul(text: str) -> str:
     """Split precomposed Hangul syllables into conjoining jamo ("국" -> "ᄀ" "ᅮ" "ᆨ"), exactly as
     NFD does for them; all other characters (e.g. "é") are left untouched."""
