@@ -60,7 +60,7 @@ def _unsettled_tail(text: str) -> int:
 
 
 class _Draw:
-    """Draws next ids from (V,) logits (a numpy array or a tensor) at one or two ops per token.
+    """Draws next ids from (V,) numpy logits at one or two ops per token.
 
     Sampling uses the Gumbel-max trick: argmax(logits / T + G) with G standard Gumbel noise is a
     draw from softmax(logits / T). The noise comes from the seeded generator in blocks, so a seed
@@ -74,8 +74,7 @@ class _Draw:
         self.inv_t, self.top_k, self.top_p = 1.0 / temperature if not greedy else 1.0, top_k, top_p
         self.noise, self.used = None, self.BLOCK
 
-    def __call__(self, logits) -> int:
-        logits = logits.numpy() if isinstance(logits, torch.Tensor) else logits
+    def __call__(self, logits: np.ndarray) -> int:
         if self.greedy:
             return int(logits.argmax())
         if self.top_k or self.top_p < 1.0:
