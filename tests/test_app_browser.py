@@ -68,6 +68,7 @@ def server(tmp_path_factory):
     root.mkdir()
     train_tiny(root, "english", TEXT)
     train_tiny(root, "korean", KOREAN, tokenizer="jamo", steps=200)
+    train_tiny(root, "korean-syllables", KOREAN * 40, steps=40, hidden=16)
     demo, url = start_app(root, max_steps=60)
     yield url
     demo.close()
@@ -174,6 +175,20 @@ def test_korean_ime_input_gives_korean_suggestions(page):
     shot(page, "keyboard-korean")
     page.locator("#kb_panel button.sugg").first.click()
     expect(box(page)).to_have_value(re.compile(r"^영화[가-힣]+ $"), timeout=TIMEOUT)
+
+
+def test_a_syllable_model_completes_the_syllable_an_ime_is_composing(page):
+    from playwright.sync_api import expect
+    pick_model(page, "korean-syllables")
+    box(page).click()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.insertText", {"text": "배우들 연기가 "})
+    for composing in ("ㅊ", "초"):  # still composing: 초 may yet become 최
+        cdp.send("Input.imeSetComposition", {"text": composing, "selectionStart": 1, "selectionEnd": 1})
+    expect(box(page)).to_have_value("배우들 연기가 초", timeout=TIMEOUT)
+    assert "최고였어요" in words(page, "배우들 연기가 초")
+    page.locator("#kb_panel button.sugg", has_text="최고였어요").click()
+    expect(box(page)).to_have_value("배우들 연기가 최고였어요 ", timeout=TIMEOUT)
 
 
 def test_generation_streams_and_stops(page):
