@@ -141,7 +141,8 @@ class JamoTyping:
     looks at the suggestion bar before every key (not only at syllable boundaries). Feed it
     ``decompose_hangul(text)``: each conjoining jamo is one keystroke, and offered words are
     compared in jamo. Suits engines that take jamo (jamo models, word statistics fitted on
-    decomposed text); a syllable model sees no partial syllables.
+    decomposed text; a model's session composes, its last jamo may still combine: ᅩ then ᅡ is ᅪ).
+    A syllable model takes :class:`ComposedTyping`.
 
         keystroke_savings(JamoTyping(engine), decompose_hangul(text))   # KSR in jamo keys
     """
@@ -151,9 +152,12 @@ class JamoTyping:
         self.engine, self._decompose = engine, decompose_hangul
         if hasattr(engine, "next_chars"):
             self.next_chars = engine.next_chars
+        self.reset()
 
     def reset(self):
         self.engine.reset()
+        if hasattr(self.engine, "session"):       # a model's session: the last jamo may still combine
+            self.engine.session.composing = True  # (ᅩ then ᅡ is ᅪ, as an input method composes)
 
     def type(self, text: str):
         self.engine.type(text)

@@ -16,7 +16,7 @@ A completion always adds at least one character to the current word and stops wh
 puts a word boundary; ``next_words`` is completion from an empty word (after a space).
 
 Korean typed with an input method: a session with ``composing=True`` (the web app's) treats the
-last Hangul character of a syllable (char) model's current word as still being composed, so
+last Hangul character of the current word as still being composed (syllable and jamo models), so
 ``영화 재`` may still become ``잼`` or ``쟤``: completions back up over it and must start with the
 keys typed so far (see ``keys.word_keys``: 고 -> 과, 각 -> 가게), like token healing for subwords.
 """
@@ -103,10 +103,10 @@ class Predictor:
         self.n_word_tokens = int(self.word_mask.sum())
         self.boundary_mask = ~self.word_mask
         self.boundary_mask[tokenizer.unk_id] = False      # "unknown" is no prediction of a boundary
-        # per token, the keys that type it (word tokens of a char model with Hangul; else None):
-        # what a syllable being composed may still become
+        # per token, the keys that type it (one-character word tokens of a char or jamo model with
+        # Hangul; else None): what a syllable being composed may still become
         self.token_keys = None
-        if tokenizer.kind == "char" and any(len(t) == 1 and is_hangul(t) for t in texts):
+        if tokenizer.kind in ("char", "jamo") and any(len(t) == 1 and is_hangul(t) for t in texts):
             self.token_keys = [char_keys(t) if self.word_mask[i] and len(t) == 1 else None
                                for i, t in enumerate(texts)]
         self._key_masks: dict = {}
@@ -282,19 +282,22 @@ class Session:
         probable of those that add at least ``min_keys`` keys."""
         word_ids = self._word_ids(word)
         if self.composing and word and self.p.token_keys is not None and is_hangul(word[-1]):
+            back = len(self.p.tokenizer.encode(word[-1]))        # a jamo model's syllable: 2 or 3 ids
+            typed = word_keys(word)
             # the word as typed fits too, but is no completion: one more to find, then drop it
-            found = self._blend(word, word_ids[:-1], n + 1, min_keys, open_keys=char_keys(word[-1]))
-            return [(w, q) for w, q in found if w != word]
+            found = self._blend(word, word_ids[:len(word_ids) - back], n + 1, min_keys,
+                                open_keys=char_keys(word[-1]), end=len(self.ids) - back)
+            return [(w, q) for w, q in found if word_keys(w) != typed]
         return self._blend(word, word_ids, n, min_keys)
 
     def _blend(self, word: str, word_ids: list[int], n: int, min_keys: int = 1,
-               open_keys: tuple = ()) -> list[tuple[str, float]]:
+               open_keys: tuple = (), end: int | None = None) -> list[tuple[str, float]]:
         """Mix the character model's completions with word statistics:
         P(w) = blend * P_char(w) + (1 - blend) * P_words(w | previous word, typed prefix), where
         P_words is the train split's bigram model, half and half with a cache of this text's words.
 
         ``open_keys``: the keys of a last character still being composed, which ``word_ids`` leave
-        out. Both sources then complete the rest of the word and keep the words whose keys start
+        out (they end at position ``end``). Both sources then complete the rest of the word and keep the words whose keys start
         with those typed; each is renormalised over what it found that fits."""
         p = self.p
         before = previous_word(self.text)          # a scan back, not a pass over the whole text
@@ -324,7 +327,7 @@ class Session:
         # the likeliest word-statistics candidates are scored exactly by the character model, in the
         # same batched steps as the beam search; the rest count only if the beam finds them too
         forced = sorted(word_p, key=lambda w: (-word_p[w], w))[:p.rescore]
-        char_p = self._beam_search(word_ids, n, forced, min_keys, open_keys, typed=keys(word))
+        char_p = self._beam_search(word_ids, n, forced, min_keys, open_keys, typed=keys(word), end=end)
         blend = p.blend if word_p else 1.0     # nothing to blend in: the character model alone
         scores = {w: blend * char_p.get(w, 0.0) + (1 - blend) * word_p.get(w, 0.0) for w in set(char_p) | set(word_p)}
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -389,17 +392,18 @@ class Session:
         return torch.stack([trie[q][1] for q in paths])
 
     def _beam_search(self, word_ids: list[int], n: int, forced: list[str] = (), min_keys: int = 1,
-                     open_keys: tuple = (), typed: int = 0) -> dict[str, float]:
+                     open_keys: tuple = (), typed: int = 0, end: int | None = None) -> dict[str, float]:
         """P_char of completions of the word: a beam search over tokens until a word boundary, kept
         going until no open beam can beat the n-th finished word (of those adding ``min_keys`` keys
         or more); plus the exact probability of each word in ``forced`` (rest of the word, then a
         boundary), walked down in the same steps. ``typed``: the keys of the word so far (for
         ``min_keys``). With ``open_keys`` (the keys of a last character still being composed),
-        ``word_ids`` stop one position short of the text: the beams must first type those keys (see
-        ``Predictor.key_mask``), and probabilities are renormalised over the first tokens that fit."""
+        ``word_ids`` stop at position ``end``, short of the text: the beams must first type those
+        keys (see ``Predictor.key_mask``), and probabilities are renormalised over the first tokens
+        that fit."""
         p = self.p
         counted: dict[str, float] = {}                             # finished words that add min_keys
-        root = self._trie_root(word_ids, len(self.ids) - bool(open_keys))
+        root = self._trie_root(word_ids, len(self.ids) if end is None else end)
         rests = {}
         for w in forced:
             ids = p.tokenizer.encode(w)

@@ -195,26 +195,28 @@ def test_generation_streams_and_stops(page):
     from playwright.sync_api import expect
     page.get_by_role("tab", name="Generate").click()
     page.locator("#gen_prompt textarea").fill("First")
-    page.get_by_label("Length").first.fill("4000")
+    page.get_by_label("Length").first.fill("10000")
     page.get_by_label("Seed").fill("3")
-    # Sample the output box every 2 ms; with stop_at, click Stop as soon as that much has arrived
-    # (a person would be slower than a tiny model that writes 4000 characters in a fraction of a second).
+    # Sample the output box every 2 ms; with stop_at, click Stop as soon as that much of the new
+    # text has arrived (armed once the box holds less: the old text is still there at first). A
+    # person would be slower than a tiny model that writes 10,000 characters in a fraction of a second.
     sampler = """(stopAt) => { clearInterval(window.__sampler); window.__lens = []; delete window.__stoppedAt;
-        const out = document.querySelector('#gen_out textarea');
+        const out = document.querySelector('#gen_out textarea'); let armed = false;
         window.__sampler = setInterval(() => { const n = out.value.length;
           if (window.__lens[window.__lens.length - 1] !== n) window.__lens.push(n);
-          if (stopAt && n >= stopAt) { window.__stoppedAt = n; document.querySelector('#gen_stop').click();
-                                       stopAt = 0; } }, 2); }"""
+          armed = armed || n < stopAt;
+          if (stopAt && armed && n >= stopAt) { window.__stoppedAt = n; document.querySelector('#gen_stop').click();
+                                                stopAt = 0; } }, 2); }"""
     page.evaluate(sampler, 0)
     page.locator("#gen_btn").click()
-    expect(page.locator("#gen_out textarea")).to_have_value(re.compile(r"^First.{4000}$", re.S), timeout=TIMEOUT)
+    expect(page.locator("#gen_out textarea")).to_have_value(re.compile(r"^First.{10000}$", re.S), timeout=TIMEOUT)
     lens = page.evaluate("window.__lens")
-    assert len([n for n in lens if 0 < n < 4005]) >= 2, lens                  # it grew in steps
+    assert len([n for n in lens if 0 < n < 10005]) >= 2, lens                 # it grew in steps
     shot(page, "generate")
 
     page.get_by_label("Length").first.fill("10000")
     page.get_by_label("Seed").fill("4")
-    page.evaluate(sampler, 4010)                                                # past the old text
+    page.evaluate(sampler, 4010)
     page.locator("#gen_btn").click()
     page.wait_for_function("window.__stoppedAt !== undefined", timeout=TIMEOUT)
     out = page.locator("#gen_out textarea")
