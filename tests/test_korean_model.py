@@ -33,3 +33,10 @@ def test_the_app_lists_it_beside_the_default():
     from chargen.catalog import Catalog
     names = Catalog(KOREAN.parent).names()
     assert names[0] == "default" and "korean" in names
+
+
+def test_a_syllable_an_ime_is_still_composing_is_completed_as_what_it_may_become(predictor):
+    s = predictor.session("배우들 연기가 너무 초")
+    assert "최고" not in s.suggest(3)                    # 초 taken as final: 촌스러움, 초라하게, ...
+    s.composing = True                                    # as the web app's sessions do
+    assert "최고" in s.suggest(3)                        # ㅊ ㅗ typed, ㅣ next: 최
