@@ -297,8 +297,8 @@ class Session:
         P_words is the train split's bigram model, half and half with a cache of this text's words.
 
         ``open_keys``: the keys of a last character still being composed, which ``word_ids`` leave
-        out (they end at position ``end``). Both sources then complete the rest of the word and keep the words whose keys start
-        with those typed; each is renormalised over what it found that fits."""
+        out (they end at position ``end``). Both sources then complete the rest of the word and keep
+        the words whose keys start with those typed; each is renormalised over what it found that fits."""
         p = self.p
         before = previous_word(self.text)          # a scan back, not a pass over the whole text
         prev, key = (p.word_key(before) if before else None), p.word_key(word[:-1] if open_keys else word)
@@ -310,7 +310,8 @@ class Session:
                 return probs
             kept = {w: q for w, q in probs.items() if word_keys(w)[:len(typed_keys)] == typed_keys}
             total, share = sum(probs.values()), sum(kept.values())
-            return {w: q * total / share for w, q in sorted(kept.items(), key=lambda kv: -kv[1])[:p.pool]} if share else {}
+            best = sorted(kept.items(), key=lambda kv: -kv[1])[:p.pool]
+            return {w: q * total / share for w, q in best} if share else {}
 
         def shown(probs: dict) -> dict:        # stored form (decomposed for jamo) -> display form
             if p.tokenizer.kind != "jamo":
@@ -425,8 +426,8 @@ class Session:
                 scores = torch.tensor([b.score for b in beams])   # (K,)
                 blp = logp[:len(beams)]
                 if depth > 0:   # a completion adds at least one character
-                    end = scores + torch.logsumexp(blp[:, boundary], -1)
-                    for b, s in zip(beams, end.tolist()):
+                    closed = scores + torch.logsumexp(blp[:, boundary], -1)
+                    for b, s in zip(beams, closed.tolist()):
                         if b.need:           # the keys typed are not all in this word yet
                             continue
                         w = p.tokenizer.decode(word_ids + b.ids)
