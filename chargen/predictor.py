@@ -286,23 +286,23 @@ class Session:
             typed = word_keys(word)
             # the word as typed fits too, but is no completion: one more to find, then drop it
             found = self._blend(word, word_ids[:len(word_ids) - back], n + 1, min_keys,
-                                open_keys=char_keys(word[-1]), end=len(self.ids) - back)
+                                open_keys=char_keys(word[-1]), typed_keys=typed, end=len(self.ids) - back)
             return [(w, q) for w, q in found if word_keys(w) != typed]
         return self._blend(word, word_ids, n, min_keys)
 
     def _blend(self, word: str, word_ids: list[int], n: int, min_keys: int = 1,
-               open_keys: tuple = (), end: int | None = None) -> list[tuple[str, float]]:
+               open_keys: tuple = (), typed_keys: tuple = (), end: int | None = None) -> list[tuple[str, float]]:
         """Mix the character model's completions with word statistics:
         P(w) = blend * P_char(w) + (1 - blend) * P_words(w | previous word, typed prefix), where
         P_words is the train split's bigram model, half and half with a cache of this text's words.
 
         ``open_keys``: the keys of a last character still being composed, which ``word_ids`` leave
-        out (they end at position ``end``). Both sources then complete the rest of the word and keep
-        the words whose keys start with those typed; each is renormalised over what it found that fits."""
+        out (they end at position ``end``); ``typed_keys``: the whole word's. Both sources then
+        complete the rest of the word and keep the words whose keys start with those typed; each is
+        renormalised over what it found that fits."""
         p = self.p
         before = previous_word(self.text)          # a scan back, not a pass over the whole text
         prev, key = (p.word_key(before) if before else None), p.word_key(word[:-1] if open_keys else word)
-        typed_keys = word_keys(word)
         widen = 8 if open_keys else 1              # the prefix is shorter: draw more, keep those that fit
 
         def fits(probs: dict) -> dict:
@@ -437,7 +437,8 @@ class Session:
                 if depth >= p.max_word_len:
                     beams = []
                 else:
-                    allowed = torch.stack([p.key_mask(b.need) if b.need else word_mask for b in beams])
+                    allowed = word_mask if not any(b.need for b in beams) else \
+                        torch.stack([p.key_mask(b.need) if b.need else word_mask for b in beams])
                     cont = (scores[:, None] + blp).masked_fill(~allowed, -math.inf)     # (K, V)
                     top = torch.topk(cont.flatten(), min(p.beam_width, p.n_word_tokens * len(beams)))
                     nth = sorted(counted.values(), reverse=True)[n - 1] if len(counted) >= n else -math.inf
