@@ -32,6 +32,7 @@ import pandas as pd  # noqa: E402
 from chargen.catalog import Catalog  # noqa: E402
 from chargen.checkpoint import CheckpointError  # noqa: E402
 from chargen.jobs import PRESETS, JobError, JobManager  # noqa: E402
+from chargen.tokenizer import KINDS  # noqa: E402
 from chargen.predictor import current_word  # noqa: E402
 from chargen.sample import generate  # noqa: E402
 from chargen.keys import delete_key, is_jamo, key_distribution, korean_layout, show_char, type_jamo, typed_jamo  # noqa: E402
@@ -326,7 +327,7 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
                         corpus_pick = gr.Dropdown(bundled, value=None, label="…or a bundled corpus",
                                                   visible=bool(bundled), elem_id="train_bundled")
                         run_name = gr.Textbox(label="Model name", placeholder="from the file name", elem_id="train_name")
-                        tokenizer = gr.Radio(["char", "jamo", "bpe", "unigram"], value="char", label="Tokenizer",
+                        tokenizer = gr.Radio(list(KINDS), value="char", label="Tokenizer",
                                              info="jamo: Korean syllables as the jamo a keyboard types")
                 with gr.Row():
                     preset = gr.Dropdown([(PRESET_LABELS[k], k) for k in PRESETS], value="auto", label="Size")
@@ -430,9 +431,6 @@ def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: boo
     return demo.queue(default_concurrency_limit=1).launch(
         server_name=host, server_port=port, css=CSS, max_file_size=f"{demo.chargen['max_upload_mb']:g}mb",
         prevent_thread_lock=not block, show_error=True, **kwargs)
-
-
-demo = build_demo()
 
 
 def main(argv=None) -> None:

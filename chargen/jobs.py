@@ -25,7 +25,6 @@ log = logging.getLogger("chargen.jobs")
 
 # name -> (num_layers, hidden_size); "auto" sizes the model from the time budget (chargen/sizing.py)
 PRESETS = {"auto": None, "tiny": (1, 64), "small": (2, 192), "medium": (2, 384), "large": (2, 512)}
-TOKENIZERS = ("char", "jamo", "bpe", "unigram")
 TERMINAL = ("done", "cancelled", "failed")
 SAMPLE_CHARS = 200
 
@@ -100,8 +99,9 @@ class JobManager:
                 raise JobError(str(e)) from None
         if not uploads and not sources:
             raise JobError("upload one or more .txt files (or pick a bundled corpus) first")
-        if tokenizer not in TOKENIZERS:
-            raise JobError(f"unknown tokenizer {tokenizer!r}: choose one of {', '.join(TOKENIZERS)}")
+        from .tokenizer import KINDS
+        if tokenizer not in KINDS:
+            raise JobError(f"unknown tokenizer {tokenizer!r}: choose one of {', '.join(KINDS)}")
         if preset not in PRESETS:
             raise JobError(f"unknown size preset {preset!r}: choose one of {', '.join(PRESETS)}")
         if not (minutes and minutes > 0) and not max_steps:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from .tokenizer import compose_hangul, decompose_hangul, is_hangul, is_syllable
+from .tokenizer import compose_hangul, decompose_hangul, is_hangul, is_jamo, is_syllable
 
 
 @lru_cache(maxsize=1)
@@ -68,10 +68,6 @@ def show_char(c: str) -> str:
 def typed_jamo(key: str) -> str:
     """The conjoining jamo a Korean key types (its initial consonant or vowel); other keys as is."""
     return _jamo_tables()[1].get(key, key)
-
-
-def is_jamo(c: str) -> bool:
-    return 0x1100 <= ord(c[0]) <= 0x11FF
 
 
 def _is_vowel(c: str) -> bool:

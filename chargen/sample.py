@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .faststep import FastStepper
-from .tokenizer import is_syllable, syllable_jamo
+from .tokenizer import is_jamo, is_syllable, syllable_jamo
 
 
 def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
@@ -54,7 +54,7 @@ def _unsettled_tail(text: str) -> int:
     if not text:
         return 0
     c = text[-1]
-    if 0x1100 <= ord(c) <= 0x11FF or c == "\ufffd" or (is_syllable(c) and syllable_jamo(c) == 2):
+    if is_jamo(c) or c == "\ufffd" or (is_syllable(c) and syllable_jamo(c) == 2):
         return 1
     return 0
 

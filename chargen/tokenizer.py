@@ -26,6 +26,7 @@ UNK_ID = 0  # reserved in every char/jamo vocab; decodes to "\ufffd"
 UNK_CHAR = "\ufffd"
 CHAR_KINDS = ("char", "jamo")
 SUBWORD_KINDS = ("bpe", "unigram")
+KINDS = CHAR_KINDS + SUBWORD_KINDS
 CHAR_FILE = "tokenizer.json"
 SUBWORD_FILE = "tokenizer.model"
 MIN_SUBWORD_VOCAB = 256 + 8  # 256 byte pieces + <unk> + a few real pieces
@@ -101,10 +102,14 @@ def is_syllable(c: str) -> bool:
     return _S_BASE <= ord(c) < _S_BASE + _S_COUNT
 
 
+def is_jamo(c: str) -> bool:
+    """A conjoining jamo (U+1100..U+11FF), as in decomposed text (or the first character of ``c``)."""
+    return 0x1100 <= ord(c[0]) <= 0x11FF
+
+
 def is_hangul(c: str) -> bool:
     """A Hangul syllable, conjoining jamo (U+1100..U+11FF) or compatibility jamo (ㄱ..ㆎ)."""
-    o = ord(c)
-    return _S_BASE <= o < _S_BASE + _S_COUNT or 0x1100 <= o <= 0x11FF or 0x3131 <= o <= 0x318E
+    return is_syllable(c) or is_jamo(c) or 0x3131 <= ord(c) <= 0x318E
 
 
 def syllable_jamo(c: str) -> int:
@@ -370,7 +375,7 @@ def fit_tokenizer(kind: str, chunks: Iterable[str], vocab_size: int = 2000) -> T
     if kind in SUBWORD_KINDS:
         return _fit_subword(kind, chunks, vocab_size)
     raise TokenizerError(f"unknown tokenizer kind {kind!r}: choose one of "
-                         f"{', '.join(CHAR_KINDS + SUBWORD_KINDS)}")
+                         f"{', '.join(KINDS)}")
 
 
 def load_tokenizer(directory, spec: dict) -> Tokenizer:
@@ -378,9 +383,9 @@ def load_tokenizer(directory, spec: dict) -> Tokenizer:
     if not isinstance(spec, dict) or "kind" not in spec:
         raise TokenizerError(f"tokenizer spec must be a dict with a 'kind' key, got {spec!r}")
     kind = spec["kind"]
-    if kind not in CHAR_KINDS + SUBWORD_KINDS:
+    if kind not in KINDS:
         raise TokenizerError(f"unknown tokenizer kind {kind!r} in the checkpoint's spec (known: "
-                             f"{', '.join(CHAR_KINDS + SUBWORD_KINDS)}); it was written by another "
+                             f"{', '.join(KINDS)}); it was written by another "
                              "version of chargen or edited by hand")
     name = spec.get("file", CHAR_FILE if kind in CHAR_KINDS else SUBWORD_FILE)
     if not isinstance(name, str) or name in ("", ".", "..") or os.path.basename(name) != name:

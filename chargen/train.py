@@ -27,18 +27,18 @@ from .distributed import (DEVICES, Dist, StopFlag, bf16_supported, default_threa
 from .evaluate import ValSplit
 from .model import CharLM, ModelConfig
 from .sizing import auto_size
+from .tokenizer import KINDS
 from .wordstats import WordModel
 
 WORDS_MAX_CHARS = 20_000_000      # word statistics read at most this much of the train split (bounds memory: see README)
 SYNC_EVERY = 4                    # steps between the ranks' agreements on stopping (DDP only)
-TOKENIZERS = ("char", "jamo", "bpe", "unigram")
 
 
 @dataclass
 class TrainConfig:
     corpus: list[str] = field(default_factory=list, metadata={"help": "text file(s) or folder(s) of .txt files", "nargs": "+"})
     out: str = field(default="", metadata={"help": "run directory (checkpoints, metrics, tokenized data)"})
-    tokenizer: str = field(default="char", metadata={"help": "char: one symbol per Unicode character; jamo: Korean syllables split into jamo; bpe/unigram: SentencePiece subwords", "choices": TOKENIZERS})
+    tokenizer: str = field(default="char", metadata={"help": "char: one symbol per Unicode character; jamo: Korean syllables split into jamo; bpe/unigram: SentencePiece subwords", "choices": KINDS})
     vocab_size: int = field(default=2000, metadata={"help": "subword vocabulary size (bpe/unigram only; includes 256 byte pieces)"})
     encoding: str = field(default="utf-8", metadata={"help": "corpus text encoding, e.g. utf-8, cp949, euc-kr, latin-1"})
     val_fraction: float = field(default=0.1, metadata={"help": "last fraction of the characters held out for validation"})
