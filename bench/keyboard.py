@@ -32,6 +32,7 @@ from chargen.predictor import Predictor  # noqa: E402
 from chargen.sample import generate  # noqa: E402
 from chargen.tokenizer import decompose_hangul  # noqa: E402
 from chargen.wordstats import BigramCompleter, UnigramCompleter, WordModel  # noqa: E402
+from stats import pct  # noqa: E402
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 
@@ -45,11 +46,6 @@ def read_corpus(path) -> str:
 def split(text: str, val_fraction: float = 0.1):
     n = int(len(text) * (1 - val_fraction))
     return text[:n], text[n:]
-
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
 def latency(predictor: Predictor, text: str) -> dict:

@@ -29,6 +29,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from stats import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHARGEN_CHROMIUM", "/usr/bin/chromium")     # Debian's package
 TEXT = ("First Citizen: we are accounted poor citizens, the patricians good. What authority surfeits on "
@@ -55,11 +57,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
 async def type_session(browser, url: str, text: str, warmup: int, interval_s: float, start: asyncio.Barrier,
