@@ -15,15 +15,10 @@ from chargen.distributed import resolve_device
 from chargen.evaluate import stream_loss
 from chargen.model import ModelConfig
 from chargen.train import TrainConfig, train
+from conftest import tiny_train_config
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-
-def _cfg(corpus, out, **kw):
-    base = dict(corpus=[str(corpus)], out=str(out), batch_size=4, bptt_len=16, lr=1e-2, max_minutes=0,
-                max_steps=40, eval_interval=10, patience=0, progress=False, threads=1, warmup_steps=5)
-    return TrainConfig(**{**base, **kw})
 
 
 def _tiny(**kw):
@@ -38,18 +33,18 @@ def test_auto_device_follows_cuda_availability():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
 def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, english_file, keep_torch_threads):
     with pytest.raises(ValueError, match="--device cuda: no CUDA GPU"):
-        train(_cfg(english_file, tmp_path / "run", device="cuda"), _tiny())
+        train(tiny_train_config(english_file, tmp_path / "run", device="cuda"), _tiny())
 
 
 def test_cpu_device_is_recorded(tmp_path, english_file, keep_torch_threads):
-    s = train(_cfg(english_file, tmp_path / "run", device="cpu", max_steps=5), _tiny())
+    s = train(tiny_train_config(english_file, tmp_path / "run", device="cpu", max_steps=5), _tiny())
     assert s["device"] == "cpu"
     assert load_checkpoint(tmp_path / "run" / "last")[2]["device"] == "cpu"
 
 
 @needs_cuda
 def test_trains_on_cuda_in_bf16_and_the_checkpoint_loads_on_cpu(tmp_path, english_file, keep_torch_threads):
-    s = train(_cfg(english_file, tmp_path / "run", device="cuda", max_steps=60), _tiny(dropout=0.1))
+    s = train(tiny_train_config(english_file, tmp_path / "run", device="cuda", max_steps=60), _tiny(dropout=0.1))
     assert s["device"].startswith("cuda") and s["precision"] == "bf16"
     assert s["history"][0]["step"] == 0 and s["history"][-1]["val_nats"] < s["history"][0]["val_nats"]
     assert s["last"]["val_nats"] < s["history"][0]["val_nats"] - 0.5, s["history"]   # it learned
@@ -70,7 +65,7 @@ def test_interrupted_cuda_run_resumes(tmp_path, english_file, keep_torch_threads
     def interrupt(step, info):
         if step == 17:
             signal.raise_signal(signal.SIGINT)
-    part = train(_cfg(english_file, tmp_path / "run", device="cuda"), _tiny(), callback=interrupt)
+    part = train(tiny_train_config(english_file, tmp_path / "run", device="cuda"), _tiny(), callback=interrupt)
     assert part["step"] == 17
     resumed = train(TrainConfig(out=str(tmp_path / "run"), resume=True, progress=False, threads=1, device="cuda"))
     assert resumed["step"] == 40 and resumed["last"]["val_nats"] < resumed["history"][0]["val_nats"] - 0.3
