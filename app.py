@@ -39,6 +39,10 @@ from chargen.keys import delete_key, is_jamo, key_distribution, korean_layout, s
 
 NO_MODEL = "No model yet — train one in the Train tab."
 N_CHIPS, STREAM_EVERY = 8, 0.03          # next-character chips; seconds between streamed updates
+# The keyboard reads the last 3,000-4,000 characters of the text: a huge paste costs one pass over
+# that, not over all of it (a novel through the Korean model is minutes). The cut moves in steps of
+# CONTEXT_STEP, so typing on reuses the session's cached states until the next step.
+KEYBOARD_CONTEXT, CONTEXT_STEP = 4000, 1000
 PRESET_LABELS = {"auto": "auto (sized from the time budget)", "tiny": "tiny: 1 × 64", "small": "small: 2 × 192",
                  "medium": "medium: 2 × 384", "large": "large: 2 × 512"}
 LATIN_ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", ",.?!'\":;-"]
@@ -62,10 +66,18 @@ class Typist:
         self.model, self.session, self.lock = None, None, threading.Lock()
 
     def session_for(self, catalog: Catalog, model: str, text: str):
+        """The tab's session, holding the end of ``text`` the keyboard reads (see KEYBOARD_CONTEXT)."""
         if model != self.model or self.session is None:
             self.session, self.model = catalog.predictor(model).session(), model
             self.session.composing = True    # typed with an input method: 초 may still become 최
-        return self.session.set_text(text)
+        return self.session.set_text(text[context_start(text):])
+
+
+def context_start(text: str) -> int:
+    """Where the keyboard starts reading ``text``: 0, or a multiple of CONTEXT_STEP that leaves
+    between KEYBOARD_CONTEXT - CONTEXT_STEP and KEYBOARD_CONTEXT characters."""
+    over = len(text) - KEYBOARD_CONTEXT
+    return 0 if over <= 0 else (over // CONTEXT_STEP + 1) * CONTEXT_STEP
 
 
 def _button(cls: str, key: str, label: str, title: str = "", style: str = "") -> str:
@@ -147,8 +159,8 @@ def press(catalog: Catalog, key: str, text: str, model: str | None, typist) -> s
     with typist.lock:
         s = typist.session_for(catalog, model, text)
         jamo = s.p.tokenizer.kind == "jamo"
-        if kind == "w":
-            return s.accept(value).text + " "     # like a phone: the word, then a space
+        if kind == "w":                      # like a phone: the word in place of the typed part, a space
+            return text[:len(text) - len(current_word(text))] + value + " "
         if kind == "k":
             if value == "bksp":
                 return delete_key(text, jamo)
