@@ -155,12 +155,12 @@ def press(catalog: Catalog, key: str, text: str, model: str | None, typist) -> s
     value = unquote(value)
     if not model or not value:
         return text
+    if kind == "w":                          # like a phone: the word in place of the typed part, a space
+        return text[:len(text) - len(current_word(text))] + value + " "
     typist = typist or Typist()
     with typist.lock:
         s = typist.session_for(catalog, model, text)
         jamo = s.p.tokenizer.kind == "jamo"
-        if kind == "w":                      # like a phone: the word in place of the typed part, a space
-            return text[:len(text) - len(current_word(text))] + value + " "
         if kind == "k":
             if value == "bksp":
                 return delete_key(text, jamo)
