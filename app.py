@@ -12,7 +12,6 @@ import argparse
 import html
 import logging
 import os
-import threading
 import time
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -33,16 +32,14 @@ from chargen.catalog import Catalog  # noqa: E402
 from chargen.checkpoint import CheckpointError  # noqa: E402
 from chargen.jobs import PRESETS, JobError, JobManager  # noqa: E402
 from chargen.tokenizer import KINDS  # noqa: E402
-from chargen.predictor import current_word  # noqa: E402
+from chargen.words import current_word  # noqa: E402
 from chargen.sample import generate  # noqa: E402
 from chargen.keys import delete_key, is_jamo, key_distribution, korean_layout, show_char, type_jamo, typed_jamo  # noqa: E402
+from chargen.typists import KEYBOARD_CONTEXT, Typist, TypistPool, context_start  # noqa: E402,F401
 
 NO_MODEL = "No model yet — train one in the Train tab."
 N_CHIPS, STREAM_EVERY = 8, 0.03          # next-character chips; seconds between streamed updates
-# The keyboard reads the last 3,000-4,000 characters of the text: a huge paste costs one pass over
-# that, not over all of it (a novel through the Korean model is minutes). The cut moves in steps of
-# CONTEXT_STEP, so typing on reuses the session's cached states until the next step.
-KEYBOARD_CONTEXT, CONTEXT_STEP = 4000, 1000
+TAB_SESSION_SECONDS = 3600               # a browser tab's keyboard session is dropped after this long unused
 PRESET_LABELS = {"auto": "auto (sized from the time budget)", "tiny": "tiny: 1 × 64", "small": "small: 2 × 192",
                  "medium": "medium: 2 × 384", "large": "large: 2 × 512"}
 LATIN_ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", ",.?!'\":;-"]
@@ -58,28 +55,7 @@ CLICK_JS = """element.addEventListener('click', (e) => {
 });"""
 
 
-# ------------------------------------------------------------------ one browser tab's keyboard
-class Typist:
-    """One browser tab's predictor session (kept in gr.State)."""
-
-    def __init__(self):
-        self.model, self.session, self.lock = None, None, threading.Lock()
-
-    def session_for(self, catalog: Catalog, model: str, text: str):
-        """The tab's session, holding the end of ``text`` the keyboard reads (see KEYBOARD_CONTEXT)."""
-        if model != self.model or self.session is None:
-            self.session, self.model = catalog.predictor(model).session(), model
-            self.session.composing = True    # typed with an input method: 초 may still become 최
-        return self.session.set_text(text[context_start(text):])
-
-
-def context_start(text: str) -> int:
-    """Where the keyboard starts reading ``text``: 0, or a multiple of CONTEXT_STEP that leaves
-    between KEYBOARD_CONTEXT - CONTEXT_STEP and KEYBOARD_CONTEXT characters."""
-    over = len(text) - KEYBOARD_CONTEXT
-    return 0 if over <= 0 else (over // CONTEXT_STEP + 1) * CONTEXT_STEP
-
-
+# ------------------------------------------------------------------ the keyboard panel
 def _button(cls: str, key: str, label: str, title: str = "", style: str = "") -> str:
     return (f'<button class="{cls}" data-key="{html.escape(key)}" title="{html.escape(title)}"'
             f'{f" style={chr(34)}{style}{chr(34)}" if style else ""}>{label}</button>')
@@ -138,8 +114,9 @@ def keyboard_view(catalog: Catalog, text: str, model: str | None, typist):
     if not model:
         return render_panel(text, message=NO_MODEL), typist
     try:
+        predictor = catalog.predictor(model)
         with typist.lock:
-            s = typist.session_for(catalog, model, text)
+            s = typist.session_for(predictor, model, text)
             words, chars = s.suggest(3), s.next_chars(N_CHIPS)
             mass, _ = key_distribution(s)
             korean = korean_layout(s.p)
@@ -158,8 +135,9 @@ def press(catalog: Catalog, key: str, text: str, model: str | None, typist) -> s
     if kind == "w":                          # like a phone: the word in place of the typed part, a space
         return text[:len(text) - len(current_word(text))] + value + " "
     typist = typist or Typist()
+    predictor = catalog.predictor(model)
     with typist.lock:
-        s = typist.session_for(catalog, model, text)
+        s = typist.session_for(predictor, model, text)
         jamo = s.p.tokenizer.kind == "jamo"
         if kind == "k":
             if value == "bksp":
@@ -283,23 +261,33 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
     max_upload_mb = float(max_upload_mb or os.environ.get("CHARGEN_MAX_UPLOAD_MB") or 50)
     catalog = Catalog(root)
     jobs = JobManager(root, max_upload_bytes=int(max_upload_mb * 2**20), corpora_dir=corpora)
-    api_sessions: dict = {}                   # model -> (Typist) shared by API callers
+    pool = TypistPool()                       # API callers' keyboard sessions, by session id
 
-    def api_suggest(text: str, model: str = "", n: int = 3) -> dict:
+    def api_suggest(text: str, model: str = "", n: int = 3, session: str = "") -> dict:
         """Keyboard suggestions for `text`: the suggestion bar (completions of the current word, or
-        next words after a space), the next characters and their probabilities."""
+        next words after a space), the next characters and their probabilities. `session`: the id
+        an earlier answer returned (or one of your own, 1-64 letters, digits, - or _): your own
+        keyboard session, where a call costs only the keys typed since the last one. Without it
+        the answer is just as right, from a shared pool, and carries an id for the next call."""
         model = model or catalog.default_name()
         if not model:
             raise gr.Error(NO_MODEL)
         try:
-            catalog.predictor(model)                       # a listed model, or CheckpointError
-            typist = api_sessions.setdefault(model, Typist())
-            with typist.lock:
-                s = typist.session_for(catalog, model, text)
-                n = max(1, min(10, int(n)))
-                return {"model": model, "kind": "next words" if not current_word(text) else "completions",
-                        "suggestions": s.suggest(n), "next_chars": [[c, p] for c, p in s.next_chars(N_CHIPS)]}
-        except CheckpointError as e:
+            predictor = catalog.predictor(model)           # a listed model, or CheckpointError
+            n = max(1, min(10, int(n)))
+            if session:
+                sid, typist = pool.checkout(session)
+                typist.lock.acquire()
+            else:
+                sid, typist = None, pool.anonymous(text)
+            try:
+                s = typist.session_for(predictor, model, text)
+                answer = {"model": model, "kind": "next words" if not current_word(text) else "completions",
+                          "suggestions": s.suggest(n), "next_chars": [[c, p] for c, p in s.next_chars(N_CHIPS)]}
+                return {"session": sid or pool.offer(typist), **answer}
+            finally:
+                typist.lock.release()
+        except (CheckpointError, ValueError) as e:
             raise gr.Error(str(e)) from None
 
     def api_models() -> list[str]:
@@ -309,7 +297,7 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
     names, default = catalog.names(), catalog.default_name()
     bundled = list(jobs.bundled_corpora())
     with gr.Blocks(title="chargen") as demo:
-        typist = gr.State(None)
+        typist = gr.State(None, time_to_live=TAB_SESSION_SECONDS)
         with gr.Row(equal_height=True):
             model = gr.Dropdown(names, value=default, label="Model", allow_custom_value=True, scale=4,
                                 elem_id="model_pick", info=None if names else NO_MODEL)
@@ -426,9 +414,11 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
             .then(poll, None, [train_error, train_status, progress, curve, samples, timer, model],
                   api_visibility="private")
 
-        gr.api(api_suggest, api_name="suggest", concurrency_limit=None)
+        # Off the queue: a keystroke is a few milliseconds of work, and the queue's own round trips
+        # cost more than that (each caller's session has its own lock; see chargen/typists.py)
+        gr.api(api_suggest, api_name="suggest", queue=False)
         gr.api(api_models, api_name="models", concurrency_limit=None)
-    demo.chargen = {"catalog": catalog, "jobs": jobs, "max_upload_mb": max_upload_mb}
+    demo.chargen = {"catalog": catalog, "jobs": jobs, "max_upload_mb": max_upload_mb, "pool": pool}
     return demo
 
 

@@ -24,9 +24,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # one core per user, numpy's BLAS too (before numpy loads)
 
+from isa import add_emulate_flag, reexec_emulated  # noqa: E402
+
+if __name__ == "__main__":             # --emulate avx2: the caps must be set before torch and numpy load
+    _pre = argparse.ArgumentParser(add_help=False)
+    add_emulate_flag(_pre)
+    reexec_emulated(_pre.parse_known_args()[0])
+
+import gc  # noqa: E402
+
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from chargen.checkpoint import load_checkpoint  # noqa: E402
+from chargen import cpu  # noqa: E402
+from chargen.checkpoint import load_checkpoint, resolve_checkpoint  # noqa: E402
 from chargen.evaluate import ComposedTyping, JamoTyping, ModelEngine, jamo_keys, keystroke_savings  # noqa: E402
 from chargen.predictor import Predictor  # noqa: E402
 from chargen.sample import generate  # noqa: E402
@@ -46,6 +57,27 @@ def read_corpus(path) -> str:
 def split(text: str, val_fraction: float = 0.1):
     n = int(len(text) * (1 - val_fraction))
     return text[:n], text[n:]
+
+
+def host_noise(seconds: float = 3.0) -> dict:
+    """How steady this host is: a constant ~1 ms numpy workload timed over and over. On a shared
+    virtual machine its p99 is several times its median; a keystroke's p99 inherits that."""
+    a = np.random.default_rng(0).random((160, 160), dtype=np.float32)
+    times, end = [], time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        for _ in range(8):
+            a @ a
+        times.append(1000 * (time.perf_counter() - t))
+    return {"constant_work_ms_p50": statistics.median(times), "constant_work_ms_p99": pct(times, 0.99),
+            "p99_over_p50": pct(times, 0.99) / statistics.median(times)}
+
+
+def engine(path, words=None, **kwargs) -> Predictor:
+    """The app's engine for a checkpoint: its own word statistics (words.json), as the suggestion bar
+    and `chargen eval --ksr` use them; ``words`` only where the checkpoint ships none."""
+    shipped = WordModel.load(resolve_checkpoint(path))
+    return Predictor.from_checkpoint(path, words=shipped if shipped is not None else words, **kwargs)
 
 
 def latency(predictor: Predictor, text: str) -> dict:
@@ -109,25 +141,34 @@ def main(argv=None) -> int:
     p.add_argument("--parts", nargs="+", choices=["speed", "english", "korean"], default=["speed", "english", "korean"],
                    help="what to run; with --json, results of parts not run are kept from the existing file "
                         "(time the speed part on a quiet machine, the long simulations whenever)")
+    p.add_argument("--repeat", type=int, default=1, help="speed runs; the JSON keeps each and their medians")
     p.add_argument("--json", default=None)
+    add_emulate_flag(p)
     args = p.parse_args(argv)
     torch.set_num_threads(1)        # one keystroke, one core: what an interactive server gets per user
 
     results = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
     results = {k: v for k, v in results.items() if k in ("speed", "english", "english_ablation", "korean", "korean_chars",
-                                                          "korean_jamo_typing", "models", "corpus")}
+                                                          "korean_jamo_typing", "models", "corpus", "cpu", "host_noise")}
     train_text, val_text = split(read_corpus(args.corpus))
     val = val_text[:args.chars] if args.chars else val_text
     words = WordModel.fit([train_text])               # the train split's word statistics
+    if "speed" in args.parts:
+        results["speed"], results["cpu"] = {}, cpu.describe()
+        results["host_noise"] = host_noise()
     for path in [args.checkpoint] + args.speed if "speed" in args.parts else []:
-        results.setdefault("speed", {})
-        m, t, cfg = load_checkpoint(path)
-        name = f"{cfg['model']['num_layers']}x{cfg['model']['hidden_size']}"
-        results["speed"][name] = {"checkpoint": path, "params": sum(x.numel() for x in m.parameters()),
-                                  **latency(Predictor(m, t, words=words), val_text[:3000]),
-                                  "sampling_chars_per_s": sampling_speed(m, t)}
-    model, tok, _ = load_checkpoint(args.checkpoint)
-    predictor = Predictor(model, tok, words=words)
+        pred = engine(path, words)
+        gc.collect()
+        gc.freeze()            # as the app does: no full collection scans the word statistics mid-keystroke
+        name = "{num_layers}x{hidden_size}".format(**vars(pred.model.config))
+        runs = [{**latency(pred, val_text[:3000]), "sampling_chars_per_s": sampling_speed(pred.model, pred.tokenizer)}
+                for _ in range(args.repeat)]
+        medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        results["speed"][name] = {"checkpoint": path, "params": pred.model.num_params(non_embedding=False),
+                                  "kernels": pred.stepper.describe(), **medians,
+                                  **({"runs": runs} if len(runs) > 1 else {})}
+    predictor = engine(args.checkpoint, words)
+    model, tok = predictor.model, predictor.tokenizer
     if "english" in args.parts:
         english(results, model, tok, predictor, train_text, val_text, val, args)
     if (args.korean_jamo or args.korean_char) and "korean" in args.parts:
@@ -179,7 +220,11 @@ def report(results, args):
     if args.json:                   # results first: a printing problem must never lose a long run
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2))
-    print("speed per keystroke, 1 thread (ms; 'with 3 words' = next_chars + the 3-word suggestion bar)")
+    c = results.get("cpu", {})
+    noise = results.get("host_noise", {})
+    print(f"speed per keystroke, 1 thread (ms; 'with 3 words' = next_chars + the 3-word suggestion bar); CPU "
+          f"{c.get('kind')} ({c.get('model')}{', caps ' + str(c['isa_caps']) if c.get('isa_caps') else ''}); "
+          f"host noise: a constant workload's p99 is {noise.get('p99_over_p50', float('nan')):.1f}x its median")
     print(f"{'model':<8} {'params':>10} {'chars p50':>10} {'chars p99':>10} {'3 words p50':>12} "
           f"{'3 words p99':>12} {'re-encode 200':>14} {'sampling c/s':>13}")
     for name, r in results.get("speed", {}).items():

@@ -6,6 +6,7 @@ A thin layer: every command parses flags and calls the library. Errors in the us
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import shlex
 import sys
@@ -78,8 +79,13 @@ def cmd_train(args) -> int:
         raise ValueError("give the text to learn: --corpus PATH [PATH ...] (or --resume a run)")
     model_cfg = dataclass_from_args(ModelConfig, args)
     command = "python -m chargen " + " ".join(shlex.quote(a) for a in args.argv)
-    summary = train(cfg, model_cfg, command=command, log=lambda m: print(m, file=sys.stderr),
-                    resume_overrides=overrides)
+    from .stopping import Interrupted
+    try:
+        summary = train(cfg, model_cfg, command=command, log=lambda m: print(m, file=sys.stderr),
+                        resume_overrides=overrides)
+    except Interrupted as e:             # before the first checkpoint: nothing to resume yet
+        print(f"{e}: nothing was saved yet; run the same command again to start over", file=sys.stderr)
+        return 130
     if summary["rank"] != 0:             # under torchrun, rank 0 alone reports
         return 0
     last = summary["last"]
@@ -142,7 +148,7 @@ def cmd_eval(args) -> int:
 
 def _suggestion_line(session, n: int) -> str:
     chars = "  ".join(f"{c!r}:{p:.2f}" for c, p in session.next_chars(n))
-    from .predictor import current_word
+    from .words import current_word
     words = session.complete_word(n) if current_word(session.text) else session.next_words(n)
     return f"next: {chars}   words: " + " | ".join(f"{w} ({p:.2f})" for w, p in words)
 
@@ -249,6 +255,14 @@ def main(argv=None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:            # a second Ctrl-C: stop at once
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:                 # a full disk, a read-only folder: one line, not a traceback
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        print(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}"
+              f"{' (the disk is full: free some space, then run the command again)' if full else ''}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

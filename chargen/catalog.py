@@ -15,6 +15,7 @@ Usage:
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections import OrderedDict
@@ -101,6 +102,11 @@ class Catalog:
                 self._loaded.move_to_end(key)
                 return self._loaded[key]
             predictor = Predictor.from_checkpoint(path)
+            # The word statistics are hundreds of thousands of long-lived objects: a full garbage
+            # collection scanning them paused a keystroke for ~90 ms now and then. Frozen, the
+            # collector skips them (they are freed by reference counting like any other object).
+            gc.collect()
+            gc.freeze()
             self._loaded[key] = predictor
             while len(self._loaded) > self.max_loaded:
                 self._loaded.popitem(last=False)

@@ -15,6 +15,7 @@ Usage:
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -54,7 +55,32 @@ def save_checkpoint(path, model: CharLM, tokenizer: Tokenizer, extra: dict | Non
     (``resolve_checkpoint`` finishes an interrupted swap).
     """
     path = Path(path)
-    tmp, old = path.with_name(path.name + ".tmp"), path.with_name(path.name + ".old")
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        _write(tmp, model, tokenizer, extra, trainer_state, weights_dtype, extra_writers)
+    except (OSError, SafetensorError, RuntimeError) as e:
+        # A full disk (safetensors and torch.save report it as their own errors), a vanished or
+        # read-only folder: no half-written .tmp left behind; the checkpoint at `path` was never touched.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"cannot save the checkpoint {path}: {_write_error(e, tmp.parent)}; "
+                              f"the previous checkpoint there is intact") from None
+    _swap(tmp, path)
+    return path
+
+
+def _write_error(e: BaseException, folder: Path) -> str:
+    """One line for a failed write, saying so when the disk is full."""
+    text = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    full = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or "os error 28" in text
+    try:
+        full = full or shutil.disk_usage(folder).free < (1 << 20)     # torch.save says only "unexpected pos"
+    except OSError:
+        pass
+    return "no space left on device (the disk is full: free some space)" if full else text
+
+
+def _write(tmp: Path, model, tokenizer, extra, trainer_state, weights_dtype, extra_writers) -> None:
+    """Every file of a checkpoint into ``tmp``, flushed to disk."""
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     # CPU tensors whatever device trained the model: the checkpoint loads on a CPU-only machine
@@ -74,12 +100,17 @@ def save_checkpoint(path, model: CharLM, tokenizer: Tokenizer, extra: dict | Non
     for f in tmp.iterdir():            # data on disk before the rename makes it visible
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
+
+
+def _swap(tmp: Path, path: Path) -> None:
+    """Move the old checkpoint aside, the new one in, then drop the old one (see resolve_checkpoint
+    for a crash between the two renames)."""
+    old = path.with_name(path.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if path.exists():
         os.replace(path, old)
     os.replace(tmp, path)
     shutil.rmtree(old, ignore_errors=True)
-    return path
 
 
 def resolve_checkpoint(path) -> Path:

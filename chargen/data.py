@@ -21,6 +21,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .stopping import checked
 from .tokenizer import Tokenizer, fit_tokenizer, load_tokenizer
 
 READ_BLOCK = 1 << 20           # bytes per read
@@ -149,13 +150,14 @@ def train_text(paths, encoding: str, n_train_chars: int, max_chars: int | None =
 
 def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab_size: int = 2000,
                    encoding: str = "utf-8", val_fraction: float = 0.1, tokenizer: Tokenizer | None = None,
-                   progress: bool = False) -> Corpus:
+                   progress: bool = False, should_stop=None) -> Corpus:
     """Read, check, split and tokenize a corpus into ``cache_dir`` (reused when nothing changed).
 
     Characters, not tokens, are split (first ``1 - val_fraction`` train, the rest validation), so
     every tokenizer is scored on the same text. A char/jamo vocabulary is fitted on the whole corpus
     (it is only the alphabet); a subword model is trained on the train part alone. Pass
-    ``tokenizer`` to reuse an existing one (resume, evaluation).
+    ``tokenizer`` to reuse an existing one (resume, evaluation). ``should_stop()`` is asked between
+    chunks: True raises ``stopping.Interrupted`` (nothing half-written is left behind).
     """
     if not 0.0 < val_fraction < 1.0:
         raise CorpusError(f"val_fraction must be between 0 and 1, got {val_fraction}")
@@ -173,7 +175,7 @@ def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab
     def on_block(block):
         hasher.update(block)
         bar.update(len(block))
-    for text in iter_text(files, encoding, on_block):
+    for text in checked(iter_text(files, encoding, on_block), should_stop, "reading the corpus"):
         n_chars += len(text)
         non_space = non_space or not text.isspace()
     bar.close()
@@ -188,12 +190,13 @@ def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab
 
     if tokenizer is None:
         bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="vocabulary", disable=not progress)
-        texts = iter_text(files, encoding, lambda block: bar.update(len(block)))
+        texts = checked(iter_text(files, encoding, lambda block: bar.update(len(block))), should_stop,
+                        "building the vocabulary")
         if tokenizer_kind in ("char", "jamo"):
             source = texts
         else:
             source = (t for first, t in _split_chunks(texts, n_train_chars) if first)
-        tokenizer = fit_tokenizer(tokenizer_kind, source, vocab_size=vocab_size)
+        tokenizer = fit_tokenizer(tokenizer_kind, source, vocab_size=vocab_size, should_stop=should_stop)
         bar.close()
 
     cache = Path(cache_dir) if cache_dir else None
@@ -217,13 +220,22 @@ def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab
         chunks = _line_chunks(chunks)
     counts = {True: 0, False: 0}
     bar = tqdm(total=n_chars, unit="char", unit_scale=True, desc="tokenizing", disable=not progress)
-    with open(cache / "train.bin.tmp", "wb") as ftrain, open(cache / "val.bin.tmp", "wb") as fval:
-        for is_train, text in _split_chunks(chunks, n_train_chars):
-            ids = tokenizer.encode_array(text).astype(dtype)
-            (ftrain if is_train else fval).write(ids.tobytes())
-            counts[is_train] += len(ids)
-            bar.update(len(text))
-    bar.close()
+    try:
+        with open(cache / "train.bin.tmp", "wb") as ftrain, open(cache / "val.bin.tmp", "wb") as fval:
+            for is_train, text in checked(_split_chunks(chunks, n_train_chars), should_stop, "tokenizing the corpus"):
+                ids = tokenizer.encode_array(text).astype(dtype)
+                (ftrain if is_train else fval).write(ids.tobytes())
+                counts[is_train] += len(ids)
+                bar.update(len(text))
+    except BaseException as e:              # interrupted, or the disk is full: leave no half-written file
+        for name in ("train.bin.tmp", "val.bin.tmp"):
+            (cache / name).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise CorpusError(f"cannot write the tokenized corpus to {cache}: {e.strerror or e}"
+                              f"{' (the disk is full: free some space)' if _disk_full(e) else ''}") from None
+        raise
+    finally:
+        bar.close()
     if counts[True] < 2 or counts[False] < 2:
         raise CorpusError(f"the corpus is too small to split: {counts[True]} train and {counts[False]} "
                           f"validation tokens; give more text or change --val-fraction")
@@ -236,6 +248,11 @@ def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab
     tmp.write_text(json.dumps(meta, indent=1))
     os.replace(tmp, cache / "meta.json")
     return _open(tokenizer, cache, meta)
+
+
+def _disk_full(e: OSError) -> bool:
+    import errno
+    return e.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def open_prepared(tokenizer: Tokenizer, cache_dir, meta: dict) -> Corpus:

@@ -12,12 +12,13 @@ Usage:
 from __future__ import annotations
 
 import os
-import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from . import cpu
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -40,12 +41,7 @@ def bf16_supported(device: torch.device) -> bool:
     """Whether bf16 autocast is fast here (CUDA: Ampere or newer; CPU: AVX-512 BF16 / AMX)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return cpu.has_bf16()
 
 
 @dataclass
@@ -172,32 +168,6 @@ def setup(device: str = "auto") -> Dist:
 def default_threads(dist: Dist) -> int:
     """CPU threads per process: the cores shared among this node's processes."""
     return max(1, (os.cpu_count() or 1) // dist.local_world_size)
-
-
-class StopFlag:
-    """SIGINT/SIGTERM ask the loop to save and stop; a second Ctrl-C stops at once. (torchrun passes
-    its signals on to every worker; the loop then agrees on the stop through ``Dist.max``.)"""
-
-    def __init__(self):
-        self.signal = None
-        self._old = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:        # not the main thread (e.g. a UI worker): no handlers
-                pass
-        return self
-
-    def _handle(self, sig, frame):
-        if self.signal is not None and sig == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signal = sig
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 # ----------------------------------------------------------------------------- rank-0 helpers

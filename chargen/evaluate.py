@@ -13,13 +13,16 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
-from .predictor import key_cost
+from .keys import key_cost
+from .stopping import Interrupted
 
 
 @torch.no_grad()
 def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: int = 256,
-                context: int = 256, shard: tuple[int, int] = (0, 1)) -> tuple[float, int]:
+                context: int = 256, shard: tuple[int, int] = (0, 1), should_stop=None,
+                progress: bool = False) -> tuple[float, int]:
     """Total cross-entropy (nats) of the last ``n_scored`` ids of ``ids``, each predicted from all
     that precedes it, and the number of ids scored.
 
@@ -30,6 +33,8 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
 
     ``shard=(rank, world_size)`` scores only this process's contiguous share of those same rows
     and returns its partial sums: summed over the ranks they are the whole text's.
+    ``should_stop()`` is asked between chunks: True raises ``stopping.Interrupted``. ``progress``: a
+    "validating" progress bar (a long validation is minutes on a CPU).
     """
     ids = np.asarray(ids)                   # a memmap stays a memmap: only chunks are read
     n_scored = len(ids) - 1 if n_scored is None else n_scored
@@ -59,7 +64,12 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
     else:
         state = torch.cat(states, dim=1)
     total = 0.0
+    bar = tqdm(total=int(n_scored), unit="tok", unit_scale=True, desc="validating", leave=False, disable=not progress)
     for t in range(0, row_len, chunk):
+        if should_stop is not None and should_stop():
+            model.train(was_training)
+            bar.close()
+            raise Interrupted("validating")
         pos = row_start[:, None] + t + np.arange(min(chunk, row_len - t))[None]     # (R, c) targets
         valid = pos < row_end[:, None]
         x = torch.from_numpy(ids[np.minimum(pos - 1, len(ids) - 1)].astype(np.int64)).to(device)
@@ -69,6 +79,8 @@ def stream_loss(model, ids, n_scored: int | None = None, rows: int = 16, chunk: 
         logits, state = model(x, state)                                          # (R, c, V)
         total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
                                  ignore_index=-100, reduction="sum").item()
+        bar.update(int(valid.sum()))
+    bar.close()
     model.train(was_training)
     return total, n_scored
 
@@ -103,9 +115,19 @@ class ValSplit:
         self.chars = len(corpus.tokenizer.decode(np.asarray(val[:self.n]))) if self.capped else corpus.meta["val_chars"]
         self.stream = np.concatenate([np.asarray(corpus.train_ids[-context:]), np.asarray(val[:self.n])])
 
-    def score(self, model, shard: tuple[int, int] = (0, 1), reduce=lambda sums: sums) -> dict:
-        """``shard`` scores one rank's rows; ``reduce`` sums [nats, tokens] over the ranks."""
-        total, n = reduce(list(stream_loss(model, self.stream, n_scored=self.n, shard=shard)))
+    def score(self, model, shard: tuple[int, int] = (0, 1), reduce=lambda sums: sums, should_stop=None,
+              progress: bool = False) -> dict:
+        """``shard`` scores one rank's rows; ``reduce`` sums [nats, tokens, stopped] over the ranks.
+        ``should_stop()`` True on any rank ends the pass on every rank (Interrupted): each rank
+        still joins the one reduction, so none is left waiting."""
+        try:
+            part, stopped = list(stream_loss(model, self.stream, n_scored=self.n, shard=shard,
+                                             should_stop=should_stop, progress=progress)), 0.0
+        except Interrupted:
+            part, stopped = [0.0, 0], 1.0
+        total, n, stopped = reduce(part + [stopped])
+        if stopped:
+            raise Interrupted("validating")
         report = loss_report(total, int(n), self.chars)
         return {**report, "val_max_tokens": self.max_tokens} if self.capped else report
 
@@ -209,7 +231,7 @@ def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda
     import time
 
     from tqdm import tqdm
-    from .predictor import is_word_char
+    from .words import is_word_char
     costs = {"": key_cost, **(also or {})}
     engine.reset()
     total = {k: sum(f(c) for c in text) for k, f in costs.items()}

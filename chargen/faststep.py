@@ -1,123 +1,224 @@
-"""One recurrent step for a few rows, written with the layers' own weights: the keystroke path.
+"""One recurrent step for a few rows, written with the layers' own weights: the keystroke path
+(typing, completion searches, sampling). LSTM, GRU and tanh-RNN cells.
 
-``nn.LSTM`` spends most of a batch-1, one-token call on per-call overhead (about 0.3 ms for a
-2 x 192 model here); the same arithmetic as a few ``addmm`` calls costs about a third of that.
-For a few rows numpy does better still: its BLAS matrix-vector product and its per-call cost are
-both lower than torch's at this size (2 x 256, one row, one thread: 67 us a step against 122 us for
-``addmm``), so up to NUMPY_MAX_ROWS rows run in numpy float32. Wide batched search steps run in
-torch, in bfloat16 (``bf16=True``). The first layer's input projection is folded into a table, one
-row per token. Matches the module to float tolerance (tested). Usage:
+``nn.LSTM`` spends most of a one-token call on per-call overhead; the same arithmetic as one
+matrix product per layer plus a few numpy ufuncs costs a fraction of it. The state travels as
+*rows*: one float32 row per sequence holding every layer's state (``pack_state`` /
+``unpack_state`` are the one place that knows the layout), so a search can stack, slice and cache
+states as plain arrays.
 
-    stepper = FastStepper(model)           # an LSTM CharLM; other cells fall back to the module
-    logits, state = stepper.step(ids, state)   # ids (K,) -> logits (K, V); state as model.init_state(K)
-    logits, hs, cs = stepper.step_np(ids, hs, cs)   # numpy arrays throughout: the sampling loop
+The matrix products run on one of three kernels: ``numpy`` (OpenBLAS, float32), ``torch`` (float32)
+or ``bf16`` (torch, bfloat16 weights). Which is fastest depends on the row count and on the CPU
+(OpenBLAS wins a single row on some CPUs and loses 8 rows badly on others; bf16 is fast only with
+bf16 instructions and emulated, several times slower, without), so it is *measured*: the first
+stepper of a model shape times every candidate at 1 to 32 rows and keeps the fastest for each.
+``exact`` steps (a session's own typing, sampling) only ever use float32 kernels, which match the
+module to 1e-5; search steps may also use ``bf16``, but only where :func:`cpu.has_bf16` says the CPU
+has it. Usage:
+
+    stepper = FastStepper(model)                        # calibrated for this model shape, once
+    rows = stepper.start_rows(k)                        # (K, S) zero state
+    logits, rows = stepper.step_rows(ids, rows)         # ids (K,) -> logits (K, V), new rows
+    logits, state = stepper.step(ids, state)            # torch in and out, state as model.init_state
+    stepper.kernels                                     # {"exact": {1: "numpy", ...}, "search": {...}}
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import torch
 
-NUMPY_MAX_ROWS = 4      # measured: numpy fp32 beats torch up to here; torch bf16 wins from 8 rows
+from . import cpu
+
+KERNELS = ("numpy", "torch", "bf16")
+CALIBRATE_ROWS = (1, 2, 4, 8, 16, 32)     # row counts timed; other counts use the next one up
+CALIBRATE_REPEATS = 9
+_CALIBRATED: dict = {}                    # (model shape, candidates) -> {rows: kernel}
+
+
+def state_parts(cell: str) -> int:
+    """Tensors per layer in a cell's state: (h, c) for an LSTM, h for a GRU or RNN."""
+    return 2 if cell == "lstm" else 1
+
+
+def pack_state(state, cell: str) -> np.ndarray:
+    """A module state ((L, K, H) tensors: a tuple for an LSTM) -> (K, S) float32 rows."""
+    parts = state if isinstance(state, tuple) else (state,)
+    t = torch.stack([p.detach().float() for p in parts])                  # (P, L, K, H)
+    return np.ascontiguousarray(t.permute(2, 0, 1, 3).reshape(t.shape[2], -1).numpy())
+
+
+def unpack_state(rows: np.ndarray, cell: str, num_layers: int, hidden: int):
+    """(K, S) rows -> the module's state (what ``CharLM.init_state(K)`` returns)."""
+    parts = state_parts(cell)
+    t = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32)).view(-1, parts, num_layers, hidden)
+    t = t.permute(1, 2, 0, 3).contiguous()                                 # (P, L, K, H)
+    return (t[0], t[1]) if parts == 2 else t[0]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """In place: sigmoid(x) = (1 + tanh(x / 2)) / 2, one transcendental ufunc."""
+    x *= 0.5
+    np.tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+    return x
 
 
 class FastStepper:
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, kernels: dict | None = None, bf16: bool | None = None):
+        """``kernels``: a fixed choice, {"exact": kernel, "search": kernel} (tests force each path);
+        None measures. ``bf16``: whether search steps may use bfloat16 (None: :func:`cpu.has_bf16`)."""
+        self.model = model.eval()
         c = model.config
-        self.fast = c.cell == "lstm"
-        if not self.fast:
-            return
-        rnn = model.rnn
-        with torch.no_grad():
-            emb = model.embedding.weight.float()                                       # (V, E)
-            # (V, 4H): embedding row -> layer-0 input gates, both biases folded in
-            self.table0 = emb @ rnn.weight_ih_l0.float().T + rnn.bias_ih_l0.float() + rnn.bias_hh_l0.float()
-            self.w_hh0 = rnn.weight_hh_l0.float().T.contiguous()                       # (H, 4H)
-            self.upper = []                                                            # layers >= 1
-            for layer in range(1, c.num_layers):
-                w = torch.cat([getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"weight_hh_l{layer}")], 1)
-                b = getattr(rnn, f"bias_ih_l{layer}") + getattr(rnn, f"bias_hh_l{layer}")
-                self.upper.append((w.float().T.contiguous(), b.float()))               # (2H, 4H), (4H,)
-            self.w_head = model.head.weight.float().T.contiguous()                     # (H, V)
-            self.b_head = model.head.bias.float()
-            # bf16 copies for batched search steps: about twice the matmul speed for 4+ rows on a
-            # CPU with bf16 instructions, and the same matmul precision the model was trained in
-            bf = torch.bfloat16
-            self.low = (self.table0, self.w_hh0.to(bf), [(w.to(bf), b) for w, b in self.upper],
-                        self.w_head.to(bf), self.b_head)
-            arr = lambda t: t.detach().contiguous().numpy()                                # noqa: E731
-            self.np32 = (arr(self.table0), arr(self.w_hh0), [(arr(w), arr(b)) for w, b in self.upper],
-                         arr(self.w_head), arr(self.b_head))
+        self.cell, self.num_layers, self.hidden, self.vocab = c.cell, c.num_layers, c.hidden_size, c.vocab_size
+        self.parts = state_parts(c.cell)
+        self.state_size = self.parts * c.num_layers * c.hidden_size
+        self.bf16 = cpu.has_bf16() if bf16 is None else bf16
+        self._weights(model)
+        if kernels is not None:
+            for k in kernels.values():
+                if k not in KERNELS:
+                    raise ValueError(f"unknown kernel {k!r}: one of {', '.join(KERNELS)}")
+            self.kernels = {name: dict.fromkeys(CALIBRATE_ROWS, kernels[name]) for name in ("exact", "search")}
+        else:
+            self.kernels = {"exact": self._calibrate(("numpy", "torch")),
+                            "search": self._calibrate(("numpy", "torch", "bf16") if self.bf16 else ("numpy", "torch"))}
 
-    @staticmethod
-    def _cell(gates, c):
-        hidden = c.size(-1)
-        act = torch.sigmoid(gates)                                   # i, f, (unused), o
-        g = torch.tanh(gates[:, 2 * hidden:3 * hidden])
-        c = torch.addcmul(act[:, hidden:2 * hidden] * c, act[:, :hidden], g)
-        return act[:, 3 * hidden:] * torch.tanh(c), c
+    # ---------------------------------------------------------------- weights
+    @torch.no_grad()
+    def _weights(self, model) -> None:
+        """Per layer one matrix M (in, G) and a bias: pre-activations = [x, h] @ M + bias. Layer 0's
+        input part is folded into a table, one row per token (embedding @ W_ih + biases)."""
+        rnn, H = model.rnn, self.hidden
+        w = lambda name: getattr(rnn, name).detach().float()            # noqa: E731
+        mats, biases = [], []
+        for layer in range(self.num_layers):
+            w_ih, w_hh = w(f"weight_ih_l{layer}"), w(f"weight_hh_l{layer}")    # (G, in), (G, H)
+            b_ih, b_hh = w(f"bias_ih_l{layer}"), w(f"bias_hh_l{layer}")
+            if self.cell == "gru":
+                # [x, h] @ M = [r and z sums (2H), W_in x (H), W_hn h (H)]: the new gate needs its two
+                # halves apart, since r multiplies the recurrent one
+                zero_i, zero_h = torch.zeros(w_ih.size(1), H), torch.zeros(H, H)
+                m_in = torch.cat([w_ih[:2 * H].T, w_ih[2 * H:].T, zero_i], 1)           # (in, 4H)
+                m_h = torch.cat([w_hh[:2 * H].T, zero_h, w_hh[2 * H:].T], 1)            # (H, 4H)
+                bias = torch.cat([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:], b_hh[2 * H:]])
+            else:                                              # LSTM (i, f, g, o) and tanh RNN
+                m_in, m_h, bias = w_ih.T, w_hh.T, b_ih + b_hh
+            if layer == 0:
+                emb = model.embedding.weight.detach().float()
+                self.table0 = np.ascontiguousarray((emb @ m_in + bias).numpy())         # (V, G)
+                mats.append(m_h.contiguous())
+                biases.append(None)
+            else:
+                mats.append(torch.cat([m_in, m_h], 0).contiguous())                      # (2H, G)
+                biases.append(bias.numpy())
+        mats.append(model.head.weight.detach().float().T.contiguous())                  # (H, V)
+        biases.append(model.head.bias.detach().float().numpy())
+        self._mats = {"numpy": [m.numpy() for m in mats], "torch": mats}
+        self._biases = biases
+        if self.bf16:
+            self._mats["bf16"] = [m.to(torch.bfloat16) for m in mats]
 
-    @staticmethod
-    def _cell_np(gates, c):
-        hidden = c.shape[-1]
-        act = np.tanh(gates * 0.5)                 # sigmoid(x) = (1 + tanh(x / 2)) / 2: one ufunc
-        act *= 0.5
-        act += 0.5
-        g = np.tanh(gates[:, 2 * hidden:3 * hidden])
-        c = act[:, hidden:2 * hidden] * c + act[:, :hidden] * g
-        return act[:, 3 * hidden:] * np.tanh(c), c
+    def _mm(self, kernel: str, i: int, a: np.ndarray) -> np.ndarray:
+        """a @ M_i on one kernel (float32 result, a fresh array)."""
+        if kernel == "numpy":
+            return a @ self._mats["numpy"][i]
+        t = torch.from_numpy(a)
+        if kernel == "torch":
+            return torch.mm(t, self._mats["torch"][i]).numpy()
+        return torch.mm(t.to(torch.bfloat16), self._mats["bf16"][i]).float().numpy()
 
-    def step_np(self, ids, hs: list, cs: list):
-        """The step in numpy float32: ids (K,) ints, per-layer states as lists of (K, H) float32
-        arrays -> logits (K, V), new hs, new cs. For a few rows (NUMPY_MAX_ROWS); LSTM only."""
-        table0, w_hh0, upper, w_head, b_head = self.np32
-        gates = hs[0] @ w_hh0                                                          # (K, 4H)
-        gates += table0[ids]
-        h, c = self._cell_np(gates, cs[0])
-        new_h, new_c = [h], [c]
-        for layer, (w, b) in enumerate(upper, start=1):
-            gates = np.concatenate([h, hs[layer]], 1) @ w
-            gates += b
-            h, c = self._cell_np(gates, cs[layer])
-            new_h.append(h), new_c.append(c)
-        logits = h @ w_head                                                            # (K, V)
-        logits += b_head
-        return logits, new_h, new_c
+    # ---------------------------------------------------------------- the step
+    def start_rows(self, k: int = 1) -> np.ndarray:
+        return np.zeros((k, self.state_size), np.float32)
+
+    def kernel(self, rows: int, exact: bool = True) -> str:
+        table = self.kernels["exact" if exact else "search"]
+        return table[next((r for r in CALIBRATE_ROWS if r >= rows), CALIBRATE_ROWS[-1])]
+
+    def step_rows(self, ids, rows: np.ndarray, exact: bool = True, kernel: str | None = None):
+        """ids (K,) ints, rows (K, S) float32 -> logits (K, V), new rows (K, S). ``exact``: float32
+        kernels only (a session's own text); False lets a search step take bf16 where it is
+        measured faster."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        k, L, H = len(ids), self.num_layers, self.hidden
+        kernel = kernel or self.kernel(k, exact)
+        state = rows.reshape(k, self.parts, L, H)
+        out = np.empty((k, self.parts, L, H), np.float32)
+        x = None       # (no torch.no_grad() needed: the weights are detached, nothing records a graph)
+        for layer in range(L):
+            h = state[:, 0, layer]
+            if layer == 0:
+                pre = self._mm(kernel, 0, np.ascontiguousarray(h))
+                pre += self.table0[ids]
+            else:
+                pre = self._mm(kernel, layer, np.concatenate([x, h], 1))
+                pre += self._biases[layer]
+            x = self._cell(pre, state, out, layer)
+        logits = self._mm(kernel, L, np.ascontiguousarray(x))
+        logits += self._biases[L]
+        return logits, out.reshape(k, -1)
+
+    def _cell(self, pre: np.ndarray, state: np.ndarray, out: np.ndarray, layer: int) -> np.ndarray:
+        """Pre-activations (K, G) and the old state -> the layer's new h (also written to ``out``)."""
+        H = self.hidden
+        if self.cell == "lstm":                                 # gates i, f, g, o
+            g = np.tanh(pre[:, 2 * H:3 * H])
+            act = _sigmoid(pre)
+            c = act[:, H:2 * H] * state[:, 1, layer]
+            c += act[:, :H] * g
+            out[:, 1, layer] = c
+            h = act[:, 3 * H:] * np.tanh(c)
+        elif self.cell == "gru":                                # r, z, then the new gate
+            rz = _sigmoid(pre[:, :2 * H])
+            n = pre[:, 3 * H:] * rz[:, :H]
+            n += pre[:, 2 * H:3 * H]
+            np.tanh(n, out=n)
+            z = rz[:, H:]
+            h = n + z * (state[:, 0, layer] - n)                # (1 - z) n + z h
+        else:
+            h = np.tanh(pre)
+        out[:, 0, layer] = h
+        return h
 
     @torch.no_grad()
-    def step(self, ids: torch.Tensor, state, bf16: bool = False):
-        """ids (K,) int64, state ((L, K, H), (L, K, H)) or None -> logits (K, V), new state.
-        ``bf16``: bfloat16 matmuls allowed (search steps); they are used for more than
-        NUMPY_MAX_ROWS rows, while up to that many rows run in numpy float32 (faster, and exact).
-        States and logits stay float32."""
-        if not self.fast:
-            logits, state = self.model(ids.view(-1, 1), state)
-            return logits[:, -1], state
-        if state is None:
-            state = self.model.init_state(ids.numel())
-        if ids.numel() <= NUMPY_MAX_ROWS:
-            h0, c0 = state[0].numpy(), state[1].numpy()                              # (L, K, H) views
-            logits, hs, cs = self.step_np(ids.numpy(), list(h0), list(c0))
-            return torch.from_numpy(logits), (torch.from_numpy(np.stack(hs)), torch.from_numpy(np.stack(cs)))
-        logits, hs, cs = self.step_layers(ids, list(state[0]), list(state[1]), bf16)
-        return logits, (torch.stack(hs), torch.stack(cs))
+    def step(self, ids: torch.Tensor, state, exact: bool = True):
+        """Torch in and out: ids (K,) int64, state as ``model.init_state(K)`` or None -> logits (K, V),
+        new state."""
+        ids = torch.as_tensor(ids).reshape(-1)
+        rows = self.start_rows(ids.numel()) if state is None else pack_state(state, self.cell)
+        logits, rows = self.step_rows(ids.numpy(), rows, exact)
+        return torch.from_numpy(logits), unpack_state(rows, self.cell, self.num_layers, self.hidden)
 
-    def step_layers(self, ids, hs: list, cs: list, bf16: bool = False):
-        """The step in torch on per-layer states (lists of (K, H) tensors): the path for more rows
-        than NUMPY_MAX_ROWS (call it under no_grad)."""
-        if bf16 and torch.backends.mkldnn.is_available():
-            table0, w_hh0, upper, w_head, b_head = self.low
-            dt = torch.bfloat16
-        else:
-            table0, w_hh0, upper, w_head, b_head = self.table0, self.w_hh0, self.upper, self.w_head, self.b_head
-            dt = torch.float32
+    # ---------------------------------------------------------------- calibration
+    def _calibrate(self, candidates: tuple) -> dict:
+        """{rows: fastest kernel} for each of CALIBRATE_ROWS, timed on this model's weights
+        (median of CALIBRATE_REPEATS interleaved runs); kept for every stepper of the same shape."""
+        key = (self.cell, self.num_layers, self.hidden, self.table0.shape, candidates)
+        if key in _CALIBRATED:
+            return _CALIBRATED[key]
+        if len(candidates) == 1:
+            return dict.fromkeys(CALIBRATE_ROWS, candidates[0])
+        rng = np.random.default_rng(0)
+        choice = {}
+        for k in CALIBRATE_ROWS:
+            ids = rng.integers(0, self.vocab, k)
+            rows = rng.standard_normal((k, self.state_size)).astype(np.float32) * 0.1
+            times = {c: [] for c in candidates}
+            for rep in range(CALIBRATE_REPEATS + 1):
+                for c in candidates:
+                    t = time.perf_counter()
+                    self.step_rows(ids, rows, kernel=c)
+                    if rep:                                      # the first run of each warms up
+                        times[c].append(time.perf_counter() - t)
+            choice[k] = min(candidates, key=lambda c: sorted(times[c])[len(times[c]) // 2])
+        _CALIBRATED[key] = choice
+        return choice
 
-        def affine(bias, x, w):     # bias + x @ w, the product in the weights' precision
-            return torch.addmm(bias, x, w) if dt is torch.float32 else bias + torch.mm(x.to(dt), w)
-        h, c = self._cell(affine(table0[ids], hs[0], w_hh0), cs[0])               # (K, 4H) gates
-        new_h, new_c = [h], [c]
-        for layer, (w, b) in enumerate(upper, start=1):
-            h, c = self._cell(affine(b, torch.cat([h, hs[layer]], 1), w), cs[layer])
-            new_h.append(h), new_c.append(c)
-        logits = affine(b_head, h, w_head)                                             # (K, V)
-        return logits.float(), new_h, new_c
+    def describe(self) -> dict:
+        """For benchmark reports: the kernels chosen and why bf16 was (not) a candidate."""
+        return {"cell": self.cell, "bf16_candidate": self.bf16, "cpu": cpu.kind(),
+                "exact": {str(k): v for k, v in self.kernels["exact"].items()},
+                "search": {str(k): v for k, v in self.kernels["search"].items()}}

@@ -184,6 +184,7 @@ class JobManager:
         from .checkpoint import CheckpointError
         from .data import CorpusError
         from .model import ModelConfig
+        from .stopping import Interrupted
         from .train import TrainConfig, train
         cfg = TrainConfig(corpus=corpus, out=str(job.work / "run"), tokenizer=tokenizer, vocab_size=vocab_size,
                           max_minutes=minutes or 0.0, max_steps=max_steps, threads=self.threads, progress=False)
@@ -192,6 +193,10 @@ class JobManager:
             summary = train(cfg, model_cfg, log=lambda msg: log.info("%s: %s", job.name, msg),
                             callback=lambda step, info: self._on_step(job, step),
                             on_record=lambda r: self._on_record(job, r), should_stop=lambda: job.cancel_requested)
+        except Interrupted:                # cancelled while reading, tokenizing or counting words
+            shutil.rmtree(job.work, ignore_errors=True)
+            self._finish(job, "cancelled", message="cancelled before the first validation: nothing kept")
+            return
         except (CorpusError, CheckpointError, ValueError) as e:
             message = self._user_message(job, str(e))
             shutil.rmtree(job.work, ignore_errors=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from .tokenizer import compose_hangul, decompose_hangul, is_hangul, is_jamo, is_syllable
+from .tokenizer import compose_hangul, decompose_hangul, is_hangul, is_jamo, is_syllable, syllable_jamo
 
 
 @lru_cache(maxsize=1)
@@ -34,6 +34,15 @@ def _jamo_tables():
                 if prefix != "HANGUL JONGSEONG ":
                     typed.setdefault(compat, chr(cp))
     return to_compat, typed
+
+
+def key_cost(c: str) -> int:
+    """Keys to type c: one per conjoining jamo for a Hangul syllable (two-set keyboard), else one."""
+    return syllable_jamo(c) if is_syllable(c) else 1
+
+
+def keys(text: str) -> int:
+    return sum(key_cost(c) for c in text)
 
 
 # compound vowels and final consonant clusters: a two-set keyboard types them as two keys

@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .faststep import FastStepper
+from .faststep import FastStepper, pack_state
 from .tokenizer import is_jamo, is_syllable, syllable_jamo
 
 
@@ -94,11 +94,11 @@ class _Draw:
 @torch.no_grad()
 def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature: float = 1.0,
              top_k: int = 0, top_p: float = 1.0, greedy: bool = False, seed: int | None = None,
-             stop: list[str] | tuple[str, ...] = ()) -> Iterator[str]:
+             stop: list[str] | tuple[str, ...] = (), stepper: FastStepper | None = None) -> Iterator[str]:
     """Yield the continuation of ``prompt`` piece by piece, ``length`` tokens at most.
 
     Stops early at the first of ``stop`` (the stop string itself is not yielded). Output is
-    reproducible for a given seed.
+    reproducible for a given seed. ``stepper``: the model's FastStepper, if one is at hand.
     """
     if length < 0 or top_k < 0 or not 0 < top_p <= 1 or (not greedy and temperature <= 0):
         raise ValueError(f"invalid sampling settings: length {length} (>= 0), top_k {top_k} (>= 0), "
@@ -111,7 +111,8 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
         ids = [i for i in ids if i != tokenizer.unk_id] or [1]
     logits, state = model(torch.tensor([ids]), None)
     logits = logits[0, -1].float().numpy()                  # (V,)
-    stepper = FastStepper(model)                            # the one-token step without nn.LSTM overhead
+    stepper = stepper or FastStepper(model)                 # the one-token step without nn.LSTM overhead
+    row = pack_state(state, stepper.cell)                   # (1, S): numpy throughout, no tensor per token
     draw = _Draw(logits.size, temperature, top_k, top_p, greedy, generator)
     # a char model's ids are whole characters: no composition, no byte pieces, no decode call
     texts = [tokenizer.token_text(i) for i in range(logits.size)] if tokenizer.kind == "char" else None
@@ -119,8 +120,6 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
     hold = max((len(s) for s in stop), default=1) - 1       # a stop string may be half-written
     buf = ""                     # settled text not yielded yet (the last `hold` chars are held back)
     pending: list[int] = []      # ids whose text may still change (an open syllable, partial bytes)
-    # an LSTM steps in numpy on per-layer (1, H) arrays: no tensor wrapping per token
-    hs, cs = ([h.numpy() for h in state[0]], [c.numpy() for c in state[1]]) if stepper.fast else (None, None)
     for _ in range(length):
         next_id = draw(logits)
         if texts is not None:
@@ -141,12 +140,8 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
         if len(buf) > hold:
             yield buf[:len(buf) - hold]
             buf = buf[len(buf) - hold:]
-        if hs is not None:
-            out, hs, cs = stepper.step_np(next_id, hs, cs)
-            logits = out[0]
-        else:
-            out, state = stepper.step(torch.tensor([next_id]), state)
-            logits = out[0].numpy()
+        out, row = stepper.step_rows([next_id], row)
+        logits = out[0]
     rest = buf + (tokenizer.decode(pending) if pending else "")
     if rest:
         yield rest

@@ -17,8 +17,9 @@ import math
 import numpy as np
 import torch
 
-from .predictor import Session, current_word, is_word_char
+from .session import Session
 from .wordstats import prefix_range
+from .words import current_word, is_word_char
 
 
 class SubwordTables:
@@ -80,8 +81,8 @@ class SubwordSession(Session):
                 if len(text) > len(r):
                     mass[tables.char_index[text[len(r)]]] += probs[t]
                 else:      # the token is exactly the remainder: the character comes from the next token
-                    logits, _ = self.p.stepper.step(torch.tensor([t]), self.state)
-                    mass += probs[t] * tables.char_mass(torch.softmax(logits[0].float(), -1))
+                    logits, _ = self.p.stepper.step_rows([t], self.row[None])
+                    mass += probs[t] * tables.char_mass(torch.softmax(torch.from_numpy(logits[0]), -1))
         total = float(mass.sum())
         if total <= 0:
             return []
@@ -102,8 +103,8 @@ class SubwordSession(Session):
         """Beam search over tokens: each beam is text produced after the state; a word ends at its
         first non-word character. Completions must add at least one character to ``word``."""
         p, tables, r = self.p, self.p.subword, self.remainder
-        logp = torch.log_softmax(self.logits.float(), -1)[None]               # (1, V)
-        state = self.state
+        logp = torch.log_softmax(torch.from_numpy(self.logits), -1)[None]      # (1, V)
+        state = self.row[None]                                                 # (1, S) state rows
         beams = [(0.0, "")]                                                    # (score, text after state)
         finished: dict[str, float] = {}
         allowed0 = torch.full((logp.size(1),), -math.inf)
@@ -128,10 +129,9 @@ class SubwordSession(Session):
             cand = sorted((c for c in cand if c[0] > nth), reverse=True)[:p.beam_width]
             if not cand:
                 break
-            rows = torch.tensor([c[2] for c in cand])
-            state = tuple(x[:, rows] for x in state) if isinstance(state, tuple) else state[:, rows]
-            logits, state = p.stepper.step(torch.tensor([c[3] for c in cand]), state)
-            logp = torch.log_softmax(logits.float(), -1)
+            state = state[[c[2] for c in cand]]
+            logits, state = p.stepper.step_rows([c[3] for c in cand], state)
+            logp = torch.log_softmax(torch.from_numpy(logits), -1)
             beams = [(c[0], c[1]) for c in cand]
         ranked = sorted(finished.items(), key=lambda kv: -kv[1])[:n]
         return [(w, math.exp(s)) for w, s in ranked]

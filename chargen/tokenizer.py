@@ -17,10 +17,13 @@ import itertools
 import json
 import os
 import re
+import threading
 from typing import Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import sentencepiece as spm
+
+from .stopping import check
 
 UNK_ID = 0  # reserved in every char/jamo vocab; decodes to "\ufffd"
 UNK_CHAR = "\ufffd"
@@ -334,12 +337,35 @@ def _training_sentences(chunks: Iterable[str]) -> Iterator[str]:
             pending, start = "", end + 1
 
 
-def _fit_subword(kind: str, chunks: Iterable[str], vocab_size: int) -> SubwordTokenizer:
+def _fit_subword(kind: str, chunks: Iterable[str], vocab_size: int, should_stop=None) -> SubwordTokenizer:
     if vocab_size < MIN_SUBWORD_VOCAB:
         raise TokenizerError(f"vocab_size={vocab_size} is too small for {kind}: the 256 byte "
                              f"pieces and <unk> count toward it; use at least {MIN_SUBWORD_VOCAB} "
                              "(really 256 + distinct characters + merges, e.g. 2000)")
     model = io.BytesIO()
+    if should_stop is None:
+        _train_sentencepiece(kind, chunks, vocab_size, model)
+    else:
+        # SentencePiece trains in C++ and never returns to Python to see a signal: it runs in a
+        # thread while this one asks should_stop() (a stop leaves it to die with the process)
+        failed: list = []
+
+        def run():
+            try:
+                _train_sentencepiece(kind, chunks, vocab_size, model)
+            except BaseException as e:   # noqa: BLE001 - handed to the waiting thread
+                failed.append(e)
+        worker = threading.Thread(target=run, daemon=True, name="sentencepiece")
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+            check(should_stop, f"learning the {kind} vocabulary")
+        if failed:
+            raise failed[0]
+    return SubwordTokenizer(model.getvalue(), kind)
+
+
+def _train_sentencepiece(kind: str, chunks: Iterable[str], vocab_size: int, model: io.BytesIO) -> None:
     try:
         spm.SentencePieceTrainer.train(
             sentence_iterator=_training_sentences(chunks), model_writer=model,
@@ -361,19 +387,19 @@ def _fit_subword(kind: str, chunks: Iterable[str], vocab_size: int) -> SubwordTo
                 f"least {m.group(2)} pieces (256 bytes + <unk> + every character it keeps at "
                 f"character_coverage=0.9995); use vocab_size >= {m.group(2)}") from None
         raise TokenizerError(f"SentencePiece {kind} training failed: {e}") from None
-    return SubwordTokenizer(model.getvalue(), kind)
 
 
 # ----------------------------------------------------------------------------- entry points
-def fit_tokenizer(kind: str, chunks: Iterable[str], vocab_size: int = 2000) -> Tokenizer:
+def fit_tokenizer(kind: str, chunks: Iterable[str], vocab_size: int = 2000, should_stop=None) -> Tokenizer:
     """Build a tokenizer of `kind` from the training text, given as an iterable of string chunks.
-    vocab_size is used only by bpe/unigram (char/jamo vocabularies are what the text holds)."""
+    vocab_size is used only by bpe/unigram (char/jamo vocabularies are what the text holds).
+    ``should_stop()`` True interrupts a subword fit (``stopping.Interrupted``)."""
     if isinstance(chunks, str):  # one string: iterating it would go character by character
         chunks = [chunks]
     if kind in CHAR_KINDS:
         return _fit_char(chunks, jamo=(kind == "jamo"))
     if kind in SUBWORD_KINDS:
-        return _fit_subword(kind, chunks, vocab_size)
+        return _fit_subword(kind, chunks, vocab_size, should_stop)
     raise TokenizerError(f"unknown tokenizer kind {kind!r}: choose one of "
                          f"{', '.join(KINDS)}")
 

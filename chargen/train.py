@@ -22,11 +22,12 @@ import torch.nn.functional as F
 
 from .checkpoint import CheckpointError, load_checkpoint, load_trainer_state, read_config, save_checkpoint
 from .data import CorpusError, TBPTTBatches, train_text
-from .distributed import (DEVICES, Dist, StopFlag, bf16_supported, default_threads, gather_rng_and_state,
+from .distributed import (DEVICES, Dist, bf16_supported, default_threads, gather_rng_and_state,
                           prepare_shared, restore_rng, scatter_state, setup, wrap_ddp)
 from .evaluate import ValSplit
 from .model import CharLM, ModelConfig
 from .sizing import auto_size
+from .stopping import Interrupted, StopFlag, checked
 from .tokenizer import KINDS
 from .wordstats import WordModel
 
@@ -90,9 +91,10 @@ def _optimizer(model: CharLM, cfg: TrainConfig, lr: float) -> torch.optim.Optimi
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.99))
 
 
-def word_stats(cfg: TrainConfig, corpus) -> WordModel:
+def word_stats(cfg: TrainConfig, corpus, should_stop=None) -> WordModel:
     """Word counts of the train split (its first WORDS_MAX_CHARS), shipped for the keyboard."""
-    chunks = train_text(cfg.corpus, cfg.encoding, corpus.meta["train_chars"], WORDS_MAX_CHARS)
+    chunks = checked(train_text(cfg.corpus, cfg.encoding, corpus.meta["train_chars"], WORDS_MAX_CHARS),
+                     should_stop, "counting words")
     if corpus.tokenizer.kind == "jamo":
         from .tokenizer import decompose_hangul
         chunks = map(decompose_hangul, chunks)
@@ -109,7 +111,10 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     ``on_record(record)`` receives every metrics.jsonl record as it is written ("train": loss, bpc,
     chars/s, elapsed; "eval": validation metrics; "end"), for live progress in a UI.
     ``should_stop()`` is polled every step: True saves and stops like Ctrl-C (for a Cancel button,
-    where a worker thread cannot take signals).
+    where a worker thread cannot take signals). Both are also asked between the chunks of every long
+    phase (reading, tokenizing, counting words, validating): a stop during validation saves ``last``
+    with that validation still to do (a resumed run does it first); a stop before the first
+    checkpoint raises ``stopping.Interrupted`` (nothing to resume: run the command again).
 
     A resumed run continues exactly as saved; ``resume_overrides`` (any of RESUME_OVERRIDES) extends
     or shortens it: a new max_steps becomes the new end of the learning-rate schedule, a new
@@ -126,7 +131,8 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
         replace(model_cfg, vocab_size=2).resolved().validate()
     dist = setup(cfg.device)
     try:
-        summary = _train(dist, cfg, model_cfg, command, callback, log, resume_overrides, on_record, should_stop)
+        with StopFlag(should_stop) as stop:
+            summary = _train(dist, cfg, model_cfg, command, callback, log, resume_overrides, on_record, stop)
     except BaseException:
         dist.close(clean=False)      # no barrier: the other ranks may never reach it
         raise
@@ -134,7 +140,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     return summary
 
 
-def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides, on_record, should_stop):
+def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides, on_record, stop: StopFlag):
     out, device = Path(cfg.out), dist.device
     torch.set_num_threads(cfg.threads or default_threads(dist))
     resume_state, tokenizer = None, None
@@ -157,9 +163,9 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
                          f"processes: give a multiple of {dist.world_size}")
     corpus = prepare_shared(dist, cfg.corpus, cfg.tokenizer, out / "data", vocab_size=cfg.vocab_size,
                             encoding=cfg.encoding, val_fraction=cfg.val_fraction, tokenizer=tokenizer,
-                            progress=cfg.progress)
+                            progress=cfg.progress, should_stop=stop.requested)
     tokenizer = corpus.tokenizer
-    words = word_stats(cfg, corpus) if dist.is_main else None     # only rank 0 writes checkpoints
+    words = word_stats(cfg, corpus, stop.requested) if dist.is_main else None     # only rank 0 writes checkpoints
     if resume_state is not None and resume_state["corpus_sha256"] != corpus.meta["sha256"]:
         raise CorpusError(f"the corpus changed since this run started (sha256 {corpus.meta['sha256'][:12]} != "
                           f"{resume_state['corpus_sha256'][:12]}): resume needs the same text")
@@ -184,6 +190,7 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
     step, state, elapsed_before = 0, None, 0.0
     planned = cfg.max_steps or None
     best_val, bad_evals, history = math.inf, 0, []
+    pending_eval = False              # a validation a stop interrupted: done first on resume
     if resume_state is not None:
         opt.load_state_dict(resume_state["optimizer"])
         batches.load_state_dict(resume_state["batches"])
@@ -191,6 +198,7 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
         step, planned = resume_state["step"], resume_state["planned_steps"]
         elapsed_before, best_val = resume_state["elapsed"], resume_state["best_val"]
         bad_evals, history = resume_state["bad_evals"], resume_state["history"]
+        pending_eval = resume_state.get("pending_eval", False)
         if "max_steps" in (resume_overrides or {}) or "max_minutes" in (resume_overrides or {}):
             planned = cfg.max_steps or None          # None: re-planned from the remaining budget
         state = scatter_state(resume_state.get("hidden"), dist)
@@ -201,7 +209,8 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
                                                          "train_tokens", "val_tokens")}}
 
     def evaluate() -> dict:                          # each rank scores its share; the sums are summed
-        return val_split.score(model, shard=(dist.rank, dist.world_size), reduce=dist.sum)
+        return val_split.score(model, shard=(dist.rank, dist.world_size), reduce=dist.sum, should_stop=stop.requested,
+                               progress=cfg.progress and dist.is_main)
 
     def save(which: str, metrics: dict, with_state: bool):
         trainer_state = None
@@ -210,6 +219,7 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
                              "planned_steps": planned, "elapsed": elapsed_before + time.monotonic() - t_start,
                              "best_val": best_val, "bad_evals": bad_evals, "history": history,
                              "eval_every": eval_every, "corpus_sha256": corpus.meta["sha256"],
+                             "pending_eval": pending_eval,
                              **gather_rng_and_state(state, dist)}
         if dist.is_main:
             save_checkpoint(out / which, model, tokenizer, {**extra_base, "metrics": {"step": step, **metrics}},
@@ -233,9 +243,12 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
     n_evals = int(min(10, max(2, round(2 * cfg.max_minutes)))) if cfg.max_minutes else 10
     if resume_state is None and not 0 < cfg.max_minutes < 5:
         t0 = time.monotonic()
-        history.append({"step": 0, "elapsed": 0.0, **evaluate()})
+        try:
+            history.append({"step": 0, "elapsed": 0.0, **evaluate()})
+            log_metrics({"event": "eval", **history[-1]})
+        except Interrupted:
+            pending_eval = True                      # the loop below stops at once and saves
         eval_cost = time.monotonic() - t0
-        log_metrics({"event": "eval", **history[-1]})
     eval_every = cfg.eval_interval or (max(1, planned // 10) if planned else 200)
     if resume_state is not None and planned == resume_state["planned_steps"] and not cfg.eval_interval:
         eval_every = resume_state.get("eval_every", eval_every)   # validate at the same steps as before
@@ -249,12 +262,19 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
     chars_per_token = corpus.meta["train_chars"] / max(1, corpus.meta["train_tokens"])
     last_log_t, last_log_step, interrupted, stop_reason = time.monotonic(), step, None, "planned steps done"
     metrics = history[-1] if history else {}
-    with StopFlag() as stop:
+    if pending_eval:               # resumed after a stop in the middle of a validation (every rank alike)
+        try:
+            metrics, best_val, bad_evals = _validate(evaluate, history, step, best_val, bad_evals, save,
+                                                     elapsed_before, log_metrics)
+            pending_eval = False
+        except Interrupted:
+            pass
+    try:
         while planned is None or step < planned:
             # Every rank must take the same decision here, or the next all-reduce waits forever:
             # the budget is rank 0's clock, and a signal or cancel on any rank stops them all. Under
             # DDP they agree every SYNC_EVERY steps (each agreement is a round trip between ranks).
-            asked = stop.signal is not None or (should_stop is not None and should_stop())
+            asked = stop.requested()
             time_up, asked_any = elapsed_before + time.monotonic() - t_start >= budget, asked
             if dist.enabled:
                 time_up, asked_any = dist.max([dist.is_main and time_up, asked]) if step % SYNC_EVERY == 0 \
@@ -263,7 +283,7 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
                 stop_reason = "time budget reached"
                 break
             if asked_any:
-                interrupted, stop_reason = stop.signal or ("cancelled" if asked else "another rank"), "interrupted"
+                interrupted, stop_reason = stop.reason() if asked else "another rank", "interrupted"
                 break
             x, y = batches.next()                                  # (B / ranks, T) each
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -312,17 +332,25 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
                 callback(step, {"loss": loss.item(), "lr": lr})
             if step % eval_every == 0 and step != planned:
                 t0 = time.monotonic()
-                metrics, best_val, bad_evals = _validate(evaluate, history, step, best_val, bad_evals, save,
-                                                         elapsed_before + time.monotonic() - t_start, log_metrics)
+                try:
+                    metrics, best_val, bad_evals = _validate(evaluate, history, step, best_val, bad_evals, save,
+                                                             elapsed_before + time.monotonic() - t_start, log_metrics)
+                except Interrupted:
+                    pending_eval, interrupted, stop_reason = True, stop.reason(), "interrupted"
+                    break
                 save("last", metrics, with_state=True)
                 eval_cost = time.monotonic() - t0
                 if cfg.patience and bad_evals >= cfg.patience:
                     stop_reason = f"early stop: no improvement in {bad_evals} validations"
                     break
-    bar.close()
+    finally:                                     # an error (a full disk) must not leave the bar open
+        bar.close()
     if interrupted is None and (not history or history[-1]["step"] != step):
-        metrics, best_val, bad_evals = _validate(evaluate, history, step, best_val, bad_evals, save,
-                                                 elapsed_before + time.monotonic() - t_start, log_metrics)
+        try:
+            metrics, best_val, bad_evals = _validate(evaluate, history, step, best_val, bad_evals, save,
+                                                     elapsed_before + time.monotonic() - t_start, log_metrics)
+        except Interrupted:
+            pending_eval, interrupted, stop_reason = True, stop.reason(), "interrupted"
     save("last", metrics, with_state=True)
     elapsed = elapsed_before + time.monotonic() - t_start
     summary = {"step": step, "stop_reason": stop_reason, "elapsed": elapsed, "best_val_nats": best_val,
@@ -332,7 +360,8 @@ def _train(dist: Dist, cfg, model_cfg, command, callback, log, resume_overrides,
                "batch_size": cfg.batch_size, "bptt_len": cfg.bptt_len, "lr": cfg.lr}
     log_metrics({"event": "end", **{k: v for k, v in summary.items() if k not in ("model", "history")}})
     if interrupted is not None and dist.is_main:
-        log(f"interrupted at step {step}; saved {out / 'last'}. Continue with: "
+        log(f"interrupted at step {step}{' during a validation (done first on resume)' if pending_eval else ''}; "
+            f"saved {out / 'last'}. Continue with: "
             f"{'torchrun --nproc_per_node=N ' if dist.enabled else 'python '}-m chargen train --out {out} --resume")
     return summary
 

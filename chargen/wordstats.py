@@ -14,7 +14,7 @@ import heapq
 import itertools
 from collections import Counter, defaultdict
 
-from .predictor import current_word, is_word_char, previous_word
+from .words import current_word, is_word_char, previous_word, words_of
 
 
 def prefix_range(sorted_strings: list[str], prefix: str) -> tuple[int, int]:
@@ -22,20 +22,6 @@ def prefix_range(sorted_strings: list[str], prefix: str) -> tuple[int, int]:
     return (bisect.bisect_left(sorted_strings, prefix),
             bisect.bisect_left(sorted_strings, prefix + "\U0010ffff"))
 
-
-def words_of(text: str) -> list[str]:
-    """Maximal runs of word characters, in order."""
-    out, start = [], None
-    for i, c in enumerate(text):
-        if is_word_char(c):
-            if start is None:
-                start = i
-        elif start is not None:
-            out.append(text[start:i])
-            start = None
-    if start is not None:
-        out.append(text[start:])
-    return out
 
 
 class UnigramCompleter:
@@ -94,6 +80,9 @@ class BigramCompleter(UnigramCompleter):
         return ranked + self._unigram(prefix, n - len(ranked), exclude=set(ranked))
 
 
+MEMO_ENTRIES = 8192       # memoised word-statistics queries per model
+
+
 class WordModel:
     """Word unigram + bigram counts from the training split, shipped in the checkpoint
     (``words.json``) so the keyboard can blend whole-word statistics into the character
@@ -110,6 +99,11 @@ class WordModel:
             self._cum.append(self._cum[-1] + self.unigrams[w])
         self._common = [w for w, _ in self.unigrams.most_common(200)]
         self._bi_totals: dict = {}
+        self._followers: dict = {}           # previous word -> its followers, sorted (prefix slices)
+        # (prev, prefix, limit) -> probs: the model never changes. A plain dict cleared when full:
+        # sessions in other threads read it at the same time, and that is safe under the GIL
+        self._memo: dict = {}
+        self._pools: dict = {}               # (prefix, limit) -> candidate words, by unigram count
 
     @classmethod
     def fit(cls, chunks, max_words: int = 50_000, min_bigram: int = 2):
@@ -163,14 +157,40 @@ class WordModel:
 
     def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """P(word | previous word, word extends prefix): bigram with absolute discounting,
-        interpolated with the unigram, over the ``limit`` likeliest words."""
+        interpolated with the unigram, over the ``limit`` likeliest words. Memoised (the same
+        previous word and prefix recur all the time); a keystroke reads only the followers of the
+        previous word that extend the prefix, never all of them."""
+        key = (prev, prefix, limit)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return dict(hit)
         lo, hi = prefix_range(self.sorted_words, prefix)
         uni_total = self._cum[hi] - self._cum[lo] - (self.unigrams.get(prefix, 0) if prefix else 0)
-        pool = self._common if not prefix else self.sorted_words[lo:hi]
-        if len(pool) > 4 * limit:
-            pool = heapq.nlargest(4 * limit, pool, key=self.unigrams.__getitem__)
-        follow = self.bigrams.get(prev, {}) if prev else {}
-        return discounted(self.unigrams, uni_total, pool, follow, prefix, limit)
+        pool = self._pools.get((prefix, limit))
+        if pool is None:           # the likeliest words extending the prefix, whatever came before
+            pool = self._common if not prefix else self.sorted_words[lo:hi]
+            if len(pool) > 4 * limit:
+                pool = heapq.nlargest(4 * limit, pool, key=self.unigrams.__getitem__)
+            if len(self._pools) >= MEMO_ENTRIES:
+                self._pools.clear()
+            self._pools[prefix, limit] = pool
+        follow = self._follow_prefix(prev, prefix) if prev else {}
+        out = discounted(self.unigrams, uni_total, pool, follow, prefix, limit)
+        if len(self._memo) >= MEMO_ENTRIES:
+            self._memo.clear()
+        self._memo[key] = out
+        return dict(out)
+
+    def _follow_prefix(self, prev: str, prefix: str) -> dict:
+        """The bigram counts after ``prev`` of the words that start with ``prefix``."""
+        follow = self.bigrams.get(prev)
+        if not follow:
+            return {}
+        words = self._followers.get(prev)
+        if words is None:
+            words = self._followers[prev] = sorted(follow)
+        lo, hi = prefix_range(words, prefix)
+        return {w: follow[w] for w in words[lo:hi]}
 
 
 def discounted(unigrams, uni_total: int, pool, follow: dict, prefix: str, limit: int) -> dict[str, float]:
@@ -186,7 +206,9 @@ def discounted(unigrams, uni_total: int, pool, follow: dict, prefix: str, limit:
     cands = set(w for w in pool if len(w) > len(prefix)) | set(seen)
     scores = {w: (max(seen.get(w, 0) - d, 0) / bi_total if bi_total else 0.0)
               + backoff * unigrams.get(w, 0) / uni_total for w in cands}
-    return dict(heapq.nlargest(limit, scores.items(), key=lambda kv: kv[1]))
+    # ties broken by the word: a set's order changes with the process's string hashing, and the
+    # suggestions must not (a cache of words seen once is all ties)
+    return dict(heapq.nsmallest(limit, scores.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def word_prob(unigrams, uni_total: int, follow: dict, bi_total: int, word: str) -> float:
@@ -208,11 +230,14 @@ class WordCache:
         self.size, self.words = size, deque()
         self.unigrams: Counter = Counter()
         self.bigrams: dict[str, Counter] = defaultdict(Counter)
+        self.sorted_words: list[str] = []       # the distinct cached words, sorted (prefix slices)
 
     def push(self, word: str) -> None:
         if self.words:
             self.bigrams[self.words[-1]][word] += 1
         self.words.append(word)
+        if not self.unigrams[word]:
+            bisect.insort(self.sorted_words, word)
         self.unigrams[word] += 1
         if len(self.words) > self.size:                      # forget the oldest word and its bigram
             old = self.words.popleft()
@@ -220,6 +245,8 @@ class WordCache:
                 counter[key] -= 1
                 if counter[key] <= 0:
                     del counter[key]
+            if old not in self.unigrams:
+                del self.sorted_words[bisect.bisect_left(self.sorted_words, old)]
 
     def prob(self, prev: str | None, word: str) -> float:
         follow = self.bigrams.get(prev, {}) if prev else {}
@@ -227,7 +254,12 @@ class WordCache:
 
     def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """Same estimate as :meth:`WordModel.probs`, over the cached words."""
-        pool = [w for w in self.unigrams if w.startswith(prefix) and len(w) > len(prefix)]
-        total = sum(self.unigrams[w] for w in pool)
+        lo, hi = prefix_range(self.sorted_words, prefix)
+        pool = [w for w in self.sorted_words[lo:hi] if len(w) > len(prefix)]
+        total = sum(self.unigrams[w] for w in pool) if prefix else len(self.words)
+        if len(pool) > 4 * limit:
+            # as WordModel.probs: a word outside the 4 * limit most frequent can only enter the
+            # top `limit` through its bigram, and the bigram's words are added by `discounted`
+            pool = heapq.nlargest(4 * limit, pool, key=self.unigrams.__getitem__)
         follow = self.bigrams.get(prev, {}) if prev else {}
         return discounted(self.unigrams, total, pool, follow, prefix, limit)

@@ -84,6 +84,57 @@ def test_suggest_completions_and_next_words(client):
     assert r["kind"] == "next words" and len(r["suggestions"]) <= 2
 
 
+def test_api_sessions_are_isolated_and_cheap(server):
+    # two callers typing different texts, their calls interleaved, each with the id its first answer
+    # returned: each gets its own suggestions, the same as a fresh call on its text would give
+    from gradio_client import Client
+    from chargen.words import current_word
+    a, b = (Client(server, analytics_enabled=False, verbose=False) for _ in range(2))
+    text_a, text_b = "First Citizen: you are all res", "All: Speak, spe"
+    first_a = a.predict(text_a[:3], api_name="/suggest")
+    first_b = b.predict(text_b[:3], api_name="/suggest")
+    ids = {first_a["session"], first_b["session"]}
+    assert len(ids) == 2 and all(ids)
+    for k in range(4, len(text_b) + 1):
+        ra = a.predict(text_a[:k], "english", 3, first_a["session"], api_name="/suggest")
+        rb = b.predict(text_b[:k], "english", 3, first_b["session"], api_name="/suggest")
+        assert ra["session"] == first_a["session"] and rb["session"] == first_b["session"]
+        for text, r in ((text_a[:k], ra), (text_b[:k], rb)):
+            word = current_word(text)
+            assert all(w.startswith(word) for w in r["suggestions"]), (text, r)
+    fresh = a.predict(text_b, api_name="/suggest")              # no id: the anonymous pool
+    assert _same(fresh, rb)
+
+
+def _same(r, q) -> bool:
+    """The same suggestions and next characters (probabilities to float tolerance: a search may have
+    batched its steps differently)."""
+    return r["suggestions"] == q["suggestions"] and [c for c, _ in r["next_chars"]] == [c for c, _ in q["next_chars"]] \
+        and all(abs(p - s) < 1e-5 for (_, p), (_, s) in zip(r["next_chars"], q["next_chars"]))
+
+
+def test_an_expired_or_unknown_session_id_still_gets_correct_suggestions(client, server):
+    import app  # noqa: F401
+    from gradio_client.exceptions import AppError
+    expected = client.predict("All: Speak, spe", api_name="/suggest")
+    for sid in ("never-seen-before", "x" * 64):
+        r = client.predict("All: Speak, spe", "english", 3, sid, api_name="/suggest")
+        assert r["session"] == sid and _same(r, expected)
+    with pytest.raises(AppError, match="session id"):
+        client.predict("All", "english", 3, "no/slashes", api_name="/suggest")
+
+
+def test_suggest_is_plain_http_too(server):
+    # the benchmark's and any non-Python client's way: one POST, one JSON answer, no queue
+    import json
+    import urllib.request
+    body = json.dumps({"data": ["First Cit", "english", 3, "http-client"]}).encode()
+    req = urllib.request.Request(server + "/gradio_api/run/suggest", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        r = json.loads(resp.read())["data"][0]
+    assert r["session"] == "http-client" and "Citizen" in r["suggestions"]
+
+
 def test_suggest_refuses_paths_and_unknown_models(client):
     from gradio_client.exceptions import AppError
     for bad in ("../english", "/etc", "nope"):

@@ -113,7 +113,7 @@ def test_several_key_units_in_one_run():
 @pytest.mark.parametrize("text", ["", "the cat", "the cat ", "the cat sat, on", "  Mr. Knightley's  ho",
                                   "국민대학교에 가요. 영", "!!", "one"])
 def test_previous_word_is_the_last_whole_word_before_the_current_one(text):
-    from chargen.predictor import current_word, previous_word
+    from chargen.words import current_word, previous_word
     before = words_of(text[:len(text) - len(current_word(text))])
     assert previous_word(text) == (before[-1] if before else None)
 

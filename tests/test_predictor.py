@@ -3,7 +3,8 @@ import torch
 
 from chargen.faststep import FastStepper
 from chargen.model import CharLM, ModelConfig
-from chargen.predictor import Predictor, current_word
+from chargen.predictor import Predictor
+from chargen.words import current_word
 from chargen.tokenizer import fit_tokenizer
 from chargen.train import TrainConfig, train
 from conftest import ENGLISH, KOREAN
@@ -24,16 +25,48 @@ def _full_pass_probs(pred, text):
     return torch.softmax(logits[0, -1], -1)
 
 
-@pytest.mark.parametrize("cell,rows", [("lstm", 1), ("lstm", 3), ("lstm", 6), ("gru", 3)])
-def test_fast_step_matches_module(cell, rows):
-    # 1 and 3 rows take the numpy path, 6 the torch one (faststep.NUMPY_MAX_ROWS)
+@pytest.mark.parametrize("kernel", ["numpy", "torch"])
+@pytest.mark.parametrize("cell,rows", [("lstm", 1), ("lstm", 3), ("lstm", 12), ("gru", 1), ("gru", 6), ("rnn", 1),
+                                       ("rnn", 5)])
+def test_fast_step_matches_module(cell, rows, kernel):
+    # each float32 kernel, forced, on any machine: the keystroke path takes whichever is measured fastest
     pred = _random_predictor(cell=cell)
+    stepper = FastStepper(pred.model, kernels={"exact": kernel, "search": kernel})
     ids = torch.randint(0, pred.tokenizer.vocab_size, (rows, 9))
     full, _ = pred.model(ids)
     state = None
     for t in range(9):
-        logits, state = pred.stepper.step(ids[:, t], state)
+        logits, state = stepper.step(ids[:, t], state)
         torch.testing.assert_close(logits, full[:, t], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_bf16_search_steps_stay_close_to_the_module(cell):
+    # the bf16 kernel, forced (emulated and slow where the CPU lacks bf16, but it runs anywhere)
+    pred = _random_predictor(cell=cell)
+    stepper = FastStepper(pred.model, kernels={"exact": "torch", "search": "bf16"}, bf16=True)
+    ids = torch.randint(0, pred.tokenizer.vocab_size, (8, 6))
+    full, _ = pred.model(ids)
+    rows = stepper.start_rows(8)
+    for t in range(6):
+        logits, rows = stepper.step_rows(ids[:, t].numpy(), rows, exact=False)
+        torch.testing.assert_close(torch.log_softmax(torch.from_numpy(logits), -1),
+                                   torch.log_softmax(full[:, t], -1), atol=3e-2, rtol=0)
+    exact, _ = stepper.step_rows(ids[:, 0].numpy(), stepper.start_rows(8))      # exact steps never take bf16
+    torch.testing.assert_close(torch.from_numpy(exact), full[:, 0], atol=1e-5, rtol=0)
+
+
+def test_kernels_are_chosen_by_measurement_and_bf16_only_where_the_cpu_has_it(monkeypatch):
+    from chargen import cpu, faststep
+    pred = _random_predictor()
+    for forced, allowed in (("0", {"numpy", "torch"}), ("1", {"numpy", "torch", "bf16"})):
+        monkeypatch.setenv("CHARGEN_BF16", forced)
+        faststep._CALIBRATED.clear()
+        stepper = FastStepper(pred.model)
+        assert stepper.bf16 == (forced == "1") == cpu.has_bf16()
+        assert set(stepper.kernels["exact"].values()) <= {"numpy", "torch"}
+        assert set(stepper.kernels["search"].values()) <= allowed
+        assert set(stepper.kernels["exact"]) == set(faststep.CALIBRATE_ROWS)
 
 
 def test_incremental_typing_equals_a_fresh_full_pass():
@@ -169,9 +202,9 @@ def test_typing_along_a_completion_reuses_the_search(knightley):
     s = pred.session("Emma saw Mr. K")
     first = s.complete_word(3)
     rows = []
-    orig = faststep.FastStepper.step
+    orig = faststep.FastStepper.step_rows
     try:
-        faststep.FastStepper.step = lambda self, ids, state, bf16=False: (rows.append(ids.numel()), orig(self, ids, state, bf16))[1]
+        faststep.FastStepper.step_rows = lambda self, ids, state, *a, **kw: (rows.append(len(ids)), orig(self, ids, state, *a, **kw))[1]
         word = first[0][0]
         assert word == "Knightley"
         s.type(word[1])                                          # the next letter of the top completion
@@ -180,20 +213,11 @@ def test_typing_along_a_completion_reuses_the_search(knightley):
         fresh = pred.session(s.text).complete_word(3)
         from_scratch = sum(rows) - len(s.text) - 1             # less typing the text into the new session
     finally:
-        faststep.FastStepper.step = orig
+        faststep.FastStepper.step_rows = orig
     assert [w for w, _ in again] == [w for w, _ in fresh]
     for (_, a), (_, b) in zip(again, fresh):
         assert abs(a - b) < 2e-2 * b                             # bf16 search steps vs a fresh search
     assert reused < from_scratch - 5, (reused, from_scratch)   # Knightley's path was already there
-
-
-def test_search_steps_in_bf16_stay_close_to_float32():
-    pred = _random_predictor()
-    state = pred.model.init_state(6)
-    ids = torch.randint(0, pred.tokenizer.vocab_size, (6,))
-    a, _ = pred.stepper.step(ids, state)
-    b, _ = pred.stepper.step(ids, state, bf16=True)
-    torch.testing.assert_close(torch.log_softmax(b, -1), torch.log_softmax(a, -1), atol=3e-2, rtol=0)
 
 
 def test_word_cache_updates_incrementally_like_a_rebuild():
@@ -228,7 +252,7 @@ def test_cache_share_adapts_to_whether_the_text_repeats_itself():
 
 
 def test_a_huge_paste_keeps_a_bounded_number_of_states():
-    from chargen.predictor import KEEP_RECENT, KEEP_SPARSE
+    from chargen.session import KEEP_RECENT, KEEP_SPARSE
     pred = _random_predictor()
     s = pred.session()
     s.set_text("abc " * 3000)                                     # 12,000 characters
@@ -280,3 +304,13 @@ def test_composing_probabilities_are_the_models_renormalised_over_what_fits():
         lp = sum(float(_full_pass_probs(pred, "영화 정말 " + w[:i]).log()[t]) for i, t in enumerate(ids))
         end = float(_full_pass_probs(pred, "영화 정말 " + w)[pred.boundary_mask].sum().log())
         assert q == pytest.approx(torch.tensor(lp + end - z).exp().item(), rel=3e-2), w   # bf16 search steps
+
+
+def test_word_statistics_break_ties_by_the_word_not_by_hash_order():
+    # a cache of words seen once is all ties: which of them fill the pool must not depend on the
+    # process's string hashing (PYTHONHASHSEED), or a KSR run would not repeat
+    from chargen.wordstats import WordCache
+    cache = WordCache()
+    for w in "delta alpha echo charlie bravo".split():
+        cache.push(w)
+    assert list(cache.probs(None, "", limit=3)) == ["alpha", "bravo", "charlie"]

@@ -1,0 +1,169 @@
+"""Keyboard sessions for many typists at once: one per browser tab or API caller, each behind its own
+lock, so typists never queue behind each other; the API's sessions by id, capped in number and
+memory, dropped when idle.
+
+A :class:`Typist` is one person's keyboard: a predictor session that reads the last
+KEYBOARD_CONTEXT characters of whatever text it is given (a huge paste costs one pass over those)
+and, when the text grew by a keystroke, costs one model step. A :class:`TypistPool` hands out
+typists by session id to API callers; a caller without an id gets an idle *anonymous* typist (the
+one whose text shares most with the request, so an id-less client typing on still reuses its
+states), never one that another call is using, and is offered an id of its own: a fork of that
+typist, kept in a small table of its own (so id-less callers never push out the sessions of
+callers with ids) and moved among those when the caller first uses it. Usage:
+
+    pool = TypistPool()
+    sid, typist = pool.checkout("abc")          # an id the client chose, or None for a new one
+    with typist.lock:
+        s = typist.session_for(predictor, "default", text)
+        s.suggest(3)
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+
+from .session import common_prefix
+
+# The keyboard reads the last 3,000-4,000 characters of the text: a huge paste costs one pass over
+# that, not over all of it (a novel through the Korean model is minutes). The cut moves in steps of
+# CONTEXT_STEP, so typing on reuses the session's cached states until the next step.
+KEYBOARD_CONTEXT, CONTEXT_STEP = 4000, 1000
+MAX_SESSIONS = 256               # API sessions kept (least recently used dropped first)
+MAX_BYTES = 512 * 2**20          # and their arrays' memory in all
+IDLE_SECONDS = 900               # an API session unused this long is dropped
+ANONYMOUS = 8                    # typists kept for callers without a session id
+OFFERED = 32                     # ids offered to such callers, kept until used (then promoted) or pushed out
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def context_start(text: str) -> int:
+    """Where the keyboard starts reading ``text``: 0, or a multiple of CONTEXT_STEP that leaves
+    between KEYBOARD_CONTEXT - CONTEXT_STEP and KEYBOARD_CONTEXT characters."""
+    over = len(text) - KEYBOARD_CONTEXT
+    return 0 if over <= 0 else (over // CONTEXT_STEP + 1) * CONTEXT_STEP
+
+
+class Typist:
+    """One person's keyboard session and the lock that serialises their keystrokes."""
+
+    def __init__(self):
+        self.model, self.session, self.lock = None, None, threading.Lock()
+        self.used = time.monotonic()
+
+    def session_for(self, predictor, model: str, text: str):
+        """The session for ``model`` (``predictor`` is that model's), holding the end of ``text``
+        the keyboard reads. Call it holding ``lock``."""
+        self.used = time.monotonic()
+        if model != self.model or self.session is None or self.session.p is not predictor:
+            self.session, self.model = predictor.session(), model
+            self.session.composing = True    # typed with an input method: 초 may still become 최
+        return self.session.set_text(text[context_start(text):])
+
+    def memory_bytes(self) -> int:
+        return self.session.memory_bytes() if self.session is not None else 0
+
+    def fork(self) -> "Typist":
+        """A new typist that starts where this one is (its session forked)."""
+        twin = Typist()
+        twin.model, twin.session = self.model, self.session.fork() if self.session is not None else None
+        return twin
+
+    def text(self) -> str:
+        return self.session.text if self.session is not None else ""
+
+
+class TypistPool:
+    """API callers' typists: by session id, at most ``max_sessions`` of them and ``max_bytes`` of
+    state in all (least recently used dropped first, but never one in use), each dropped after
+    ``idle_seconds`` unused. The pool's own lock guards only its tables, never a keystroke."""
+
+    def __init__(self, max_sessions: int = MAX_SESSIONS, max_bytes: int = MAX_BYTES,
+                 idle_seconds: float = IDLE_SECONDS, anonymous: int = ANONYMOUS):
+        self.max_sessions, self.max_bytes, self.idle_seconds = max_sessions, max_bytes, idle_seconds
+        self.n_anonymous = anonymous
+        self._by_id: OrderedDict[str, Typist] = OrderedDict()     # least recently used first
+        self._offered: OrderedDict[str, Typist] = OrderedDict()   # ids given to id-less callers, not used yet
+        self._anonymous: list[Typist] = []
+        self._lock = threading.Lock()
+
+    def checkout(self, session_id: str | None = None) -> tuple[str, Typist]:
+        """(id, typist) for ``session_id``: the caller's own typist, a new one under that id if it
+        expired or never existed, or a new id when none is given. Raises ValueError for an id that
+        is not 1-64 letters, digits, '-' or '_'."""
+        if session_id and not SESSION_ID.fullmatch(session_id):
+            raise ValueError("a session id is 1 to 64 letters, digits, '-' or '_' (or leave it empty "
+                             "and use the one the first answer returns)")
+        with self._lock:
+            self._expire()
+            sid = session_id or secrets.token_urlsafe(12)
+            typist = self._by_id.get(sid)
+            if typist is None:
+                typist = self._by_id[sid] = self._offered.pop(sid, None) or Typist()
+                self._shrink(keep=typist)
+            self._by_id.move_to_end(sid)
+            typist.used = time.monotonic()
+            return sid, typist
+
+    def anonymous(self, text: str) -> Typist:
+        """A typist for a caller without a session id: an idle one, preferring the one whose text
+        shares the longest start with ``text`` (an id-less client typing on then costs a step per
+        key, as long as few others call without an id). Returned locked: release ``typist.lock``
+        when done. None is ever waited for: when all are busy the caller gets a new one."""
+        cut = text[context_start(text):]            # what a typist's session holds of it
+        with self._lock:
+            free = []
+            for t in self._anonymous:
+                if t.lock.acquire(blocking=False):
+                    free.append(t)
+            best = max(free, key=lambda t: common_prefix(t.text(), cut), default=None)
+            for t in free:
+                if t is not best:
+                    t.lock.release()
+            if best is None:
+                best = Typist()
+                best.lock.acquire()
+                if len(self._anonymous) < self.n_anonymous:
+                    self._anonymous.append(best)
+            return best
+
+    def offer(self, typist: Typist) -> str:
+        """An id for a caller who gave none: its session a fork of ``typist``'s (call it holding
+        ``typist.lock``), so the caller's next call with it costs only the new keystrokes."""
+        sid = secrets.token_urlsafe(12)
+        twin = typist.fork()
+        with self._lock:
+            self._offered[sid] = twin
+            while len(self._offered) > OFFERED:
+                self._offered.popitem(last=False)
+        return sid
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def memory_bytes(self) -> int:
+        return sum(t.memory_bytes() for t in list(self._by_id.values()) + self._anonymous)
+
+    def _expire(self) -> None:
+        """Drop the typists unused for idle_seconds (the table is in order of last use)."""
+        cutoff = time.monotonic() - self.idle_seconds
+        while self._by_id:
+            sid, t = next(iter(self._by_id.items()))
+            if t.used > cutoff:
+                break
+            del self._by_id[sid]
+
+    def _shrink(self, keep: Typist) -> None:
+        """Over the caps: drop least recently used typists that no call is using."""
+        over = len(self._by_id) > self.max_sessions or self.memory_bytes() > self.max_bytes
+        for sid in list(self._by_id):
+            if not over:
+                break
+            t = self._by_id[sid]
+            if t is keep or t.lock.locked():
+                continue
+            del self._by_id[sid]
+            over = len(self._by_id) > self.max_sessions or self.memory_bytes() > self.max_bytes
+
