@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 
 from chargen.catalog import Catalog  # noqa: E402
 from chargen.checkpoint import CheckpointError  # noqa: E402
+from chargen.faststep import use_keystroke_threads  # noqa: E402
 from chargen.jobs import PRESETS, JobError, JobManager  # noqa: E402
 from chargen.tokenizer import KINDS  # noqa: E402
 from chargen.words import current_word  # noqa: E402
@@ -446,8 +447,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)      # gradio's own local start-up probes
-    import torch
-    torch.set_num_threads(1)       # batch-1 keystroke steps gain nothing from more; sessions run side by side
+    use_keystroke_threads()        # batch-1 keystroke steps gain nothing from more; sessions run side by side
     app = build_demo(args.checkpoints, max_upload_mb=args.max_upload_mb)
     serve(app, args.host, args.port)
 

@@ -38,6 +38,7 @@ import torch  # noqa: E402
 
 from chargen import cpu  # noqa: E402
 from chargen.checkpoint import load_checkpoint, resolve_checkpoint  # noqa: E402
+from chargen.faststep import use_keystroke_threads  # noqa: E402
 from chargen.evaluate import ComposedTyping, JamoTyping, ModelEngine, jamo_keys, keystroke_savings  # noqa: E402
 from chargen.predictor import Predictor  # noqa: E402
 from chargen.sample import generate  # noqa: E402
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
                    help="file or folder the English model was trained on (e.g. corpora/austen)")
     p.add_argument("--chars", type=int, default=0, help="validation characters to simulate (0: all of them)")
     p.add_argument("--ablation-chars", type=int, default=20000,
-                   help="characters for the ablations (the model alone, without the word statistics)")
+                   help="characters for the ablations (the model alone, without the word statistics; 0: none)")
     p.add_argument("--speed", nargs="*", default=[],
                    help="more checkpoints to time (latency, sampling) beside --checkpoint")
     p.add_argument("--korean-jamo", default=None, help="jamo model trained on nsmc_train.txt")
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None)
     add_emulate_flag(p)
     args = p.parse_args(argv)
-    torch.set_num_threads(1)        # one keystroke, one core: what an interactive server gets per user
+    use_keystroke_threads()         # one keystroke, one core: what an interactive server gets per user
 
     results = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
     results = {k: v for k, v in results.items() if k in ("speed", "english", "english_ablation", "korean", "korean_chars",
@@ -182,6 +183,9 @@ def english(results, model, tok, predictor, train_text, val_text, val, args):
     engines = {"char+cache+words": ModelEngine(predictor),
                "word-unigram": UnigramCompleter.fit(train_text), "word-bigram": BigramCompleter.fit(train_text)}
     results["english"] = ksr_table(engines, val, sizes=tuple(args.sizes))
+    if not args.ablation_chars:
+        results.pop("english_ablation", None)
+        return
     ablation = val_text[:args.ablation_chars]
     results["english_ablation"] = ksr_table(
         {"char-model": ModelEngine(Predictor(model, tok, cache=False)), "char+cache": ModelEngine(Predictor(model, tok)),
@@ -222,6 +226,12 @@ def report(results, args):
         Path(args.json).write_text(json.dumps(results, indent=2))
     c = results.get("cpu", {})
     noise = results.get("host_noise", {})
+    if results.get("speed"):
+        speed_table(results, c, noise)
+    ksr_tables(results)
+
+
+def speed_table(results, c, noise):
     print(f"speed per keystroke, 1 thread (ms; 'with 3 words' = next_chars + the 3-word suggestion bar); CPU "
           f"{c.get('kind')} ({c.get('model')}{', caps ' + str(c['isa_caps']) if c.get('isa_caps') else ''}); "
           f"host noise: a constant workload's p99 is {noise.get('p99_over_p50', float('nan')):.1f}x its median")
@@ -231,12 +241,16 @@ def report(results, args):
         print(f"{name:<8} {r['params']:>10,} {r['next_chars_ms_p50']:>10.3f} {r['next_chars_ms_p99']:>10.3f} "
               f"{r['with_3_words_ms_p50']:>12.2f} {r['with_3_words_ms_p99']:>12.2f} "
               f"{r['naive_reencode_200_ms_p50']:>14.2f} {r['sampling_chars_per_s']:>13,.0f}")
+
+
+def ksr_tables(results):
     tables = []
     if "english" in results:
         n = results["english"]["char+cache+words@3"]["chars"]
-        m = results["english_ablation"]["char-model@3"]["chars"]
-        tables += [(f"English ({results.get('corpus', 'Tiny Shakespeare')} val: {n:,} chars)", results["english"]),
-                   (f"English ablation (first {m:,} val chars)", results["english_ablation"])]
+        tables.append((f"English ({results.get('corpus', 'Tiny Shakespeare')} val: {n:,} chars)", results["english"]))
+        if "english_ablation" in results:
+            m = results["english_ablation"]["char-model@3"]["chars"]
+            tables.append((f"English ablation (first {m:,} val chars)", results["english_ablation"]))
     if "korean" in results:
         tables.append((f"Korean (NSMC test, first {results.get('korean_chars', 0):,} chars; suggestions before "
                        f"each syllable)", results["korean"]))

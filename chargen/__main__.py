@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--max-chars", type=int, default=0, help="simulate only the first N characters (--ksr; 0: all)")
     e.add_argument("--jamo-typing", action="store_true",
                    help="Korean text (--ksr): also simulate typing a jamo per key, suggestions before every key")
+    e.add_argument("--no-words", action="store_true",
+                   help="--ksr without the checkpoint's word statistics (an ablation: the model and the session cache)")
+    e.add_argument("--no-cache", action="store_true", help="--ksr without the session's word cache (an ablation)")
 
     g = sub.add_parser("suggest", help="keyboard suggestions: interactive (Tab accepts) or one-shot --text")
     g.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
@@ -109,10 +112,16 @@ def cmd_sample(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .checkpoint import load_checkpoint
     from .data import find_files, iter_text
     from .evaluate import text_metrics
-    model, tok, _ = load_checkpoint(args.checkpoint)
+    from .faststep import use_keystroke_threads
+    from .predictor import Predictor
+    if args.ksr:
+        use_keystroke_threads()          # the simulation is keystrokes: one thread, as the app serves them
+    # the suggestion bar's own engine: the checkpoint's word statistics and the session cache
+    predictor = Predictor.from_checkpoint(args.checkpoint, cache=not args.no_cache,
+                                          **({"words": None} if args.no_words else {}))
+    model, tok = predictor.model, predictor.tokenizer
     text = "".join(iter_text(find_files([args.text]), args.encoding))
     m = text_metrics(model, tok, text)
     print(f"{args.text}: {m['val_nats']:.4f} nats/char, {m['val_bpc']:.4f} bits/char "
@@ -120,9 +129,8 @@ def cmd_eval(args) -> int:
           f"{m['val_nats_per_token']:.4f} nats/token)")
     if args.ksr:
         from .evaluate import ModelEngine, jamo_keys, keystroke_savings
-        from .predictor import Predictor
         sim_text = text[:args.max_chars] if args.max_chars else text
-        engine = ModelEngine(Predictor(model, tok))
+        engine = ModelEngine(predictor)
         from .tokenizer import is_syllable
         korean = any(map(is_syllable, sim_text[:10000]))
         k = keystroke_savings(engine, sim_text, args.suggestions, progress=True,
@@ -135,7 +143,7 @@ def cmd_eval(args) -> int:
         if korean and args.jamo_typing:
             from .evaluate import ComposedTyping, JamoTyping
             from .tokenizer import decompose_hangul
-            typist = (JamoTyping if tok.kind == "jamo" else ComposedTyping)(ModelEngine(Predictor(model, tok)))
+            typist = (JamoTyping if tok.kind == "jamo" else ComposedTyping)(ModelEngine(predictor))
             j = keystroke_savings(typist, decompose_hangul(sim_text), args.suggestions, progress=True)
             print(f"typed a jamo per key, suggestions before every key: keystroke savings {j['ksr']:.3f} "
                   f"(oracle {j['oracle_ksr']:.3f}); suggestions p50 {j['suggest_ms_p50']:.2f} ms")
@@ -154,7 +162,9 @@ def _suggestion_line(session, n: int) -> str:
 
 
 def cmd_suggest(args) -> int:
+    from .faststep import use_keystroke_threads
     from .predictor import Predictor
+    use_keystroke_threads()
     predictor = Predictor.from_checkpoint(args.checkpoint, composing=args.composing)
     session = predictor.session()
     if args.text is not None:

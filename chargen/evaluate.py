@@ -254,14 +254,22 @@ def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda
             top3 += c in guess
         engine.type(c)
 
-    i = 0
+    i = done = 0                     # done: keys of the text simulated so far (the running KSR's total)
+
+    def advance(chars: str):
+        nonlocal done
+        done += sum(key_cost(c) for c in chars)
+        bar.update(len(chars))
+        if progress and bar.n % 200 < len(chars):           # the running figures, every ~200 characters
+            bar.set_postfix(ksr=f"{1 - keys[''] / max(done, 1):.3f}", refresh=False)
+
     while i < len(text):
         if not is_word_char(text[i]):
             for k, f in costs.items():
                 oracle[k] += f(text[i])
             type_char(text[i], True)
             i += 1
-            bar.update(1)
+            advance(text[i - 1])
             continue
         end = i
         while end < len(text) and is_word_char(text[end]):
@@ -281,7 +289,7 @@ def keystroke_savings(engine, text: str, n_suggestions: int = 3, key_cost=lambda
                 break
             type_char(word[j], True)
         i = end
-        bar.update(len(word))
+        advance(word)
     bar.close()
     lat = sorted(latencies) or [float("nan")]
     report = {"ksr": 1 - keys[""] / total[""], "oracle_ksr": 1 - oracle[""] / total[""], "keystrokes": keys[""],

@@ -32,9 +32,19 @@ import torch
 from . import cpu
 
 KERNELS = ("numpy", "torch", "bf16")
+KEYSTROKE_THREADS = 1                     # see use_keystroke_threads
 CALIBRATE_ROWS = (1, 2, 4, 8, 16, 32)     # row counts timed; other counts use the next one up
 CALIBRATE_REPEATS = 9
 _CALIBRATED: dict = {}                    # (model shape, candidates) -> {rows: kernel}
+
+
+def use_keystroke_threads() -> None:
+    """One thread per keystroke: a step of a few rows gains nothing from more (measured: the
+    2 x 384 keystroke simulation ran 2.5x slower on 2 threads, whose OpenMP workers spin between
+    the small products), and a server runs its sessions side by side. Process-wide: call it in a
+    process that serves or simulates keystrokes (the app, `chargen suggest`, `chargen eval --ksr`),
+    before building its predictors (their kernels are timed under the thread count in force)."""
+    torch.set_num_threads(KEYSTROKE_THREADS)
 
 
 def state_parts(cell: str) -> int:

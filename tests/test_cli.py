@@ -93,6 +93,24 @@ def test_eval_ksr(tmp_path, english_file, capsys):
     assert 0 <= k["ksr"] <= k["oracle_ksr"] < 1
 
 
+def test_eval_ksr_scores_the_suggestion_bars_engine(tmp_path, english_file, capsys):
+    # the app's engine: the checkpoint's word statistics and the session cache; --no-words leaves
+    # the statistics out (an ablation)
+    from chargen.evaluate import ModelEngine, keystroke_savings
+    from chargen.predictor import Predictor
+    run = tmp_path / "run"
+    assert main(["train", "--corpus", str(english_file), "--out", str(run), "--max-steps", "30", "--max-minutes", "0",
+                 "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--bptt-len", "16", "--threads", "1"]) == 0
+    assert (run / "best" / "words.json").exists()
+    text = english_file.read_text()[:400]
+    for flags, engine in (([], Predictor.from_checkpoint(run)), (["--no-words"], Predictor.from_checkpoint(run, words=None))):
+        assert main(["eval", "--checkpoint", str(run), "--text", str(english_file), "--ksr", "--max-chars", "400",
+                     "--json", str(tmp_path / "k.json"), *flags]) == 0
+        k = json.loads((tmp_path / "k.json").read_text())
+        assert k["ksr"] == keystroke_savings(ModelEngine(engine), text)["ksr"], flags
+    assert "ksr=" in capsys.readouterr().err                 # the progress bar shows the running KSR
+
+
 def test_export_ships_small_weights_that_load_back(tmp_path, english_file, capsys):
     import torch
     from chargen.checkpoint import load_checkpoint
