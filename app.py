@@ -36,11 +36,12 @@ from chargen.tokenizer import KINDS  # noqa: E402
 from chargen.words import current_word  # noqa: E402
 from chargen.sample import generate  # noqa: E402
 from chargen.keys import delete_key, is_jamo, key_distribution, korean_layout, show_char, type_jamo, typed_jamo  # noqa: E402
-from chargen.typists import KEYBOARD_CONTEXT, Typist, TypistPool, context_start  # noqa: E402,F401
+from chargen.typists import KEYBOARD_CONTEXT, Typist, TypistPool, context_start, keystroke, keystroke_async  # noqa: E402,F401
 
 NO_MODEL = "No model yet — train one in the Train tab."
 N_CHIPS, STREAM_EVERY = 8, 0.03          # next-character chips; seconds between streamed updates
 TAB_SESSION_SECONDS = 3600               # a browser tab's keyboard session is dropped after this long unused
+QUEUE_IDLE_POLL_S = 0.01                 # how often Gradio's idle queue looks for work (see serve)
 PRESET_LABELS = {"auto": "auto (sized from the time budget)", "tiny": "tiny: 1 × 64", "small": "small: 2 × 192",
                  "medium": "medium: 2 × 384", "large": "large: 2 × 512"}
 LATIN_ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", ",.?!'\":;-"]
@@ -264,12 +265,15 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
     jobs = JobManager(root, max_upload_bytes=int(max_upload_mb * 2**20), corpora_dir=corpora)
     pool = TypistPool()                       # API callers' keyboard sessions, by session id
 
-    def api_suggest(text: str, model: str = "", n: int = 3, session: str = "") -> dict:
+    async def api_suggest(text: str, model: str = "", n: int = 3, session: str = "") -> dict:
         """Keyboard suggestions for `text`: the suggestion bar (completions of the current word, or
         next words after a space), the next characters and their probabilities. `session`: the id
         an earlier answer returned (or one of your own, 1-64 letters, digits, - or _): your own
         keyboard session, where a call costs only the keys typed since the last one. Without it
         the answer is just as right, from a shared pool, and carries an id for the next call."""
+        return await keystroke_async(suggest_now, text, model, n, session)
+
+    def suggest_now(text: str, model: str, n, session: str) -> dict:
         model = model or catalog.default_name()
         if not model:
             raise gr.Error(NO_MODEL)
@@ -352,7 +356,7 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
 
         # Keyboard: every edit (typing, Backspace, paste, IME) -> suggestions; clicks edit the text.
         kb_out = [panel, typist]
-        on_text = lambda t, m, st: keyboard_view(catalog, t, m, st)  # noqa: E731
+        on_text = lambda t, m, st: keystroke(keyboard_view, catalog, t, m, st)  # noqa: E731
         text.change(on_text, [text, model, typist], kb_out, trigger_mode="always_last", show_progress="hidden",
                     queue=False, api_visibility="private")
         panel.click(_press_fn(catalog), [text, model, typist], text, show_progress="hidden", queue=False,
@@ -431,7 +435,14 @@ def _press_fn(catalog: Catalog):
 
 def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True, **kwargs):
     """Launch ``demo`` with the app's CSS, upload limit and queue settings; returns launch()'s value."""
-    return demo.queue(default_concurrency_limit=1).launch(
+    demo.queue(default_concurrency_limit=1)
+    # Gradio's queue looks for work every millisecond when idle (gradio 6.31, Queue.sleep_when_free):
+    # 8% of a core with nothing to do, and a thousand wake-ups a second taking the GIL from the
+    # threads answering keystrokes. The queue carries only generation and training here (the
+    # keyboard's events and /suggest skip it), for which 10 ms more latency is nothing.
+    if hasattr(demo._queue, "sleep_when_free"):
+        demo._queue.sleep_when_free = QUEUE_IDLE_POLL_S
+    return demo.launch(
         server_name=host, server_port=port, css=CSS, max_file_size=f"{demo.chargen['max_upload_mb']:g}mb",
         prevent_thread_lock=not block, show_error=True, **kwargs)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import CheckpointError, read_config, resolve_checkpoint
+from .predictor import Predictor
 
 log = logging.getLogger("chargen.catalog")
 
@@ -43,12 +44,27 @@ class Catalog:
         self._loaded: OrderedDict = OrderedDict()        # (path, config mtime) -> Predictor
         self._lock = threading.Lock()
         self._reported: set = set()                      # (name, reason) already logged
+        self._names: dict = {}                           # name -> (its config.json, its key in _loaded)
+        self._listed = None                              # (stamp of the children, their entries)
 
     # ---------------------------------------------------------------- listing
     def entries(self) -> list[Entry]:
-        """Every valid checkpoint under the root, sorted by name (``default`` first)."""
+        """Every valid checkpoint under the root, sorted by name (``default`` first). Read again only
+        when a child or its config.json changed (each call costs one stat per child, no JSON parse:
+        the API resolves the default model on every keystroke)."""
         if not self.root.is_dir():
             return []
+        try:
+            stamp = tuple((c.name, _config_mtime(c)) for c in sorted(self.root.iterdir()))
+        except OSError:
+            stamp = None
+        if stamp is not None and self._listed is not None and self._listed[0] == stamp:
+            return list(self._listed[1])
+        found = self._read_entries()
+        self._listed = (stamp, found) if stamp is not None else None
+        return list(found)
+
+    def _read_entries(self) -> list[Entry]:
         found = []
         for child in sorted(self.root.iterdir(), key=lambda p: (p.name != DEFAULT_NAME, p.name)):
             if _listable(child.name) and child.is_dir():
@@ -93,10 +109,19 @@ class Catalog:
 
     def predictor(self, name: str):
         """The Predictor for ``name``, loaded on first use and cached (the ``max_loaded`` most
-        recently used stay in memory). Raises CheckpointError with a user-facing message."""
-        from .predictor import Predictor
+        recently used stay in memory). Raises CheckpointError with a user-facing message. A name
+        looked up before costs one stat of its config.json (every keystroke asks)."""
+        seen = self._names.get(name)
+        if seen is not None:
+            config, key = seen
+            try:
+                if config.stat().st_mtime_ns == key[1] and key in self._loaded:
+                    return self._loaded[key]
+            except OSError:
+                pass
         path = self.resolve(name)
         key = (str(path), (path / "config.json").stat().st_mtime_ns)
+        self._names[name] = (path / "config.json", key)
         with self._lock:
             if key in self._loaded:
                 self._loaded.move_to_end(key)
@@ -111,6 +136,17 @@ class Catalog:
             while len(self._loaded) > self.max_loaded:
                 self._loaded.popitem(last=False)
             return predictor
+
+
+def _config_mtime(child: Path):
+    """What says a child changed: its own mtime and its (or its run's best/last) config.json's."""
+    out = [child.stat().st_mtime_ns]
+    for sub in ("", "best", "last"):
+        try:
+            out.append((child / sub / "config.json").stat().st_mtime_ns)
+        except OSError:
+            out.append(None)
+    return tuple(out)
 
 
 def _listable(name: str) -> bool:
