@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ui_latency import CHROMIUM, ROOT, free_port, wait_ready  # noqa: E402
+from ui_latency import CHROMIUM, ROOT, cpu, free_port, wait_ready  # noqa: E402
 
 
 def main() -> None:
@@ -52,7 +52,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    out = {"server_start_s": server_s, "first_load_s": loads[0], "median_load_s": statistics.median(loads),
+    out = {"cpu": cpu.describe(), "server_start_s": server_s, "first_load_s": loads[0], "median_load_s": statistics.median(loads),
            "loads_s": loads, "target_first_load_s": 5.0}
     print(f"{'app start -> server answers':<34} {server_s:6.2f} s")
     print(f"{'first page load (keyboard usable)':<34} {loads[0]:6.2f} s   target <= 5 s")

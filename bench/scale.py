@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from chargen import cpu  # noqa: E402  (standard library only)
+
 SHARED = ROOT.parent / "shared" / "corpora" / "tinyshakespeare.txt"
 MB = 1 << 20
 # (name, hidden_size, num_layers, global batch, bptt_len): the 100-second default, then 4x the batch
@@ -188,7 +191,7 @@ def main() -> None:
                 kept["throughput_sessions"] = sessions
             result = {**result, **kept}
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2))
+        out.write_text(json.dumps({**result, "cpu": cpu.describe()}, indent=2))
     print(f"\nchargen scaling, {os.cpu_count()} CPUs, torch {torch.__version__}")
     if "corpus" in result:
         c = result["corpus"]

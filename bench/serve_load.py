@@ -1,8 +1,9 @@
 """Many typists against one server: the capacity figure of the web app's API.
 
 Starts ``python app.py`` on the default model (a temporary checkpoints root holding a link to it),
-then for each N in --typists runs N lightweight API typists side by side: plain HTTP against the
-Gradio API (``POST /gradio_api/run/suggest``, one JSON answer per keystroke, no browser), each
+then for each N in --typists runs N lightweight API typists side by side: plain HTTP, one JSON answer
+per keystroke, no browser, against the Gradio API (``POST /gradio_api/run/suggest``) and against the
+app's plain-JSON lane for the same call (``POST /keyboard/suggest``, no Gradio machinery), each
 typing its own passage of the Austen validation split at a steady pace (one key per --interval-ms,
 or slower when an answer comes later than that) with its own session id. Reported per N: latency
 as the client sees it (p50 / p90 / p99), the server's CPU per keystroke, errors, and cross-talk:
@@ -64,9 +65,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Typist(threading.Thread):
-    def __init__(self, port: int, text: str, sid: str | None, interval: float, start_at: float):
+    def __init__(self, port: int, text: str, sid: str | None, interval: float, start_at: float, route: str = "gradio"):
         super().__init__(daemon=True)
         self.port, self.text, self.sid, self.interval, self.start_at = port, text, sid, interval, start_at
+        self.route = route
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.crosstalk: list[str] = []
@@ -77,19 +79,25 @@ class Typist(threading.Thread):
         for k in range(1, len(self.text) + 1):
             time.sleep(max(0.0, due - time.monotonic()))
             typed = self.text[:k]
-            # session_hash: Gradio's own per-client state, built once per hash (without one, Gradio
-            # rebuilds it for every request: ~12 ms of CPU for this app's page of components)
-            body = json.dumps({"data": [typed, "bench", 3, self.sid or ""], "session_hash": self.sid or None})
+            if self.route == "gradio":
+                # session_hash: Gradio's own per-client state, built once per hash (without one, Gradio
+                # rebuilds it for every request: ~12 ms of CPU for this app's page of components)
+                path = "/gradio_api/run/suggest"
+                body = json.dumps({"data": [typed, "bench", 3, self.sid or ""], "session_hash": self.sid or None})
+            else:
+                path = "/keyboard/suggest"
+                body = json.dumps({"text": typed, "model": "bench", "n": 3, "session": self.sid or ""})
             t = time.perf_counter()
             try:
-                conn.request("POST", "/gradio_api/run/suggest", body, {"Content-Type": "application/json"})
+                conn.request("POST", path, body, {"Content-Type": "application/json"})
                 resp = conn.getresponse()
                 payload = resp.read()
                 took = time.perf_counter() - t
                 if resp.status != 200:
                     self.errors.append(f"HTTP {resp.status}: {payload[:200]!r}")
                 else:
-                    self.check(typed, json.loads(payload)["data"][0])
+                    answer = json.loads(payload)
+                    self.check(typed, answer["data"][0] if self.route == "gradio" else answer)
                     self.latencies.append(1000 * took)
             except (OSError, ValueError, KeyError) as e:
                 self.errors.append(f"{type(e).__name__}: {e}")
@@ -107,11 +115,12 @@ class Typist(threading.Thread):
             self.crosstalk.append(f"{typed[-20:]!r}: {bad}")
 
 
-def run(port: int, pid: int, n: int, texts: list[str], interval: float, ids: bool = True) -> dict:
+def run(port: int, pid: int, n: int, texts: list[str], interval: float, ids: bool = True,
+        route: str = "gradio") -> dict:
     start = time.monotonic() + 0.5
     rng = random.Random(n)
-    typists = [Typist(port, texts[i], f"typist-{n}-{i}" if ids else None, interval, start + rng.uniform(0, interval))
-               for i in range(n)]
+    typists = [Typist(port, texts[i], f"{route}-{n}-{i}" if ids else None, interval,
+                      start + rng.uniform(0, interval), route) for i in range(n)]
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
     for t in typists:
         t.start()
@@ -120,7 +129,7 @@ def run(port: int, pid: int, n: int, texts: list[str], interval: float, ids: boo
     cpu1, seconds = cpu_seconds(pid), time.monotonic() - t0
     lat = [x for t in typists for x in t.latencies]
     keys = sum(len(t.text) for t in typists)
-    return {"typists": n, "session_ids": ids, "keystrokes": keys, "answered": len(lat),
+    return {"route": route, "typists": n, "session_ids": ids, "keystrokes": keys, "answered": len(lat),
             "p50_ms": statistics.median(lat) if lat else None, "p90_ms": pct(lat, 0.9) if lat else None,
             "p99_ms": pct(lat, 0.99) if lat else None, "max_ms": max(lat) if lat else None,
             "server_cpu_ms_per_key": 1000 * (cpu1 - cpu0) / keys, "server_cores": (cpu1 - cpu0) / seconds,
@@ -153,6 +162,8 @@ def main() -> None:
     p.add_argument("--interval-ms", type=float, default=200, help="one key per this many ms per typist")
     p.add_argument("--without-ids", type=int, nargs="*", default=[16],
                    help="also run these numbers of typists who send no session id (nor a Gradio session_hash)")
+    p.add_argument("--routes", nargs="+", choices=["gradio", "json"], default=["gradio", "json"],
+                   help="gradio: POST /gradio_api/run/suggest (the Gradio API); json: POST /keyboard/suggest")
     p.add_argument("--json", default=None)
     add_emulate_flag(p)
     args = p.parse_args()
@@ -170,10 +181,11 @@ def main() -> None:
             texts = passages(Path(args.corpus), max(args.typists), args.keys)
             run(port, proc.pid, 2, texts, args.interval_ms / 1000)              # warm-up: loads the model
             rows = []
-            for n, ids in [(n, True) for n in args.typists] + [(n, False) for n in args.without_ids]:
-                rows.append(run(port, proc.pid, n, texts, args.interval_ms / 1000, ids))
+            plan = [(n, True) for n in args.typists] + [(n, False) for n in args.without_ids]
+            for route, (n, ids) in [(route, case) for case in plan for route in args.routes]:
+                rows.append(run(port, proc.pid, n, texts, args.interval_ms / 1000, ids, route))
                 r = rows[-1]
-                print(f"{n:>3} typists{'' if ids else ' without ids'}: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+                print(f"{route:>6} {n:>3} typists{'' if ids else ' without ids'}: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
                       f"{r['errors']} errors, {r['crosstalk']} cross-talk", flush=True)
         finally:
             proc.terminate()
@@ -182,11 +194,11 @@ def main() -> None:
     print(f"\n/suggest under load: {args.keys} keys per typist, one per {args.interval_ms:.0f} ms, server and "
           f"clients on this {os.cpu_count()}-core host; CPU {cpu_info['kind']} ({cpu_info['model']}"
           f"{', emulated with ISA caps' if env_caps else ''})")
-    print(f"{'typists':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'server CPU ms/key':>18} "
+    print(f"{'route':>6} {'typists':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'server CPU ms/key':>18} "
           f"{'errors':>7} {'cross-talk':>10}")
     for r in rows:
         label = f"{r['typists']}{'' if r['session_ids'] else ' no id'}"
-        print(f"{label:>7} {r['p50_ms']:>8.1f} {r['p90_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} "
+        print(f"{r['route']:>6} {label:>7} {r['p50_ms']:>8.1f} {r['p90_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} "
               f"{r['server_cpu_ms_per_key']:>18.2f} {r['errors']:>7} {r['crosstalk']:>10}")
     if args.json:
         out = {"cpu": cpu_info, "checkpoint": args.checkpoint, "keys_per_typist": args.keys,

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from chargen import cpu  # noqa: E402
 from chargen.model import ModelConfig  # noqa: E402
 from chargen.train import TrainConfig, train  # noqa: E402
 
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
               f"{r['batch_size']:>3} {r['matmul_gflops_fp32']:>8.1f} {r['train_gflops']:>10.1f} {r['flop_utilisation']:>6.0%}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"corpus": args.corpus, "results": results}, indent=2))
+        Path(args.json).write_text(json.dumps({"corpus": args.corpus, "cpu": cpu.describe(), "results": results}, indent=2))
     return 0
 
 

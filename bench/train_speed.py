@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from chargen import cpu  # noqa: E402
 from chargen.model import ModelConfig  # noqa: E402
 from chargen.train import TrainConfig, train  # noqa: E402
 
@@ -59,7 +60,8 @@ def main() -> None:
             r = rows[-1]
             print(f"{r['num_layers']}x{r['hidden_size']:<5} B{r['batch_size']:<4} T{r['bptt_len']:<4} "
                   f"{r['precision']:<5} {r['device']:<7} {r['chars_per_s']:>12,.0f} chars/s", flush=True)
-    result = {"device": args.device, "gpu": gpu, "torch": torch.__version__, "corpus": args.corpus, "rows": rows}
+    result = {"device": args.device, "gpu": gpu, "cpu": cpu.describe(), "torch": torch.__version__, "corpus": args.corpus,
+              "rows": rows}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))

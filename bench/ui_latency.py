@@ -31,6 +31,9 @@ from pathlib import Path
 
 from stats import pct
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from chargen import cpu  # noqa: E402  (standard library only: no torch here)
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHARGEN_CHROMIUM", "/usr/bin/chromium")     # Debian's package
 TEXT = ("First Citizen: we are accounted poor citizens, the patricians good. What authority surfeits on "
@@ -155,8 +158,10 @@ def main() -> None:
     default = ROOT / "checkpoints" / "default"
     p.add_argument("--checkpoint", default=str(default) if default.exists() else None,
                    help="checkpoint or run directory (default: checkpoints/default)")
-    p.add_argument("--runs", nargs="+", default=["1", "8", "8@300"],
-                   help="N: N sessions typing in closed loop; N@MS: each typing one key every MS ms")
+    p.add_argument("--runs", nargs="+", default=["1"],
+                   help="N: N sessions typing in closed loop; N@MS: each typing one key every MS ms (the capacity "
+                        "figure for many typists is bench/serve_load.py's; browsers on the same host measure mostly "
+                        "themselves)")
     p.add_argument("--keystrokes", type=int, default=60, help="measured keystrokes per session")
     p.add_argument("--warmup", type=int, default=5, help="keystrokes per session not measured")
     p.add_argument("--json", default=None, help="write the results here")
@@ -214,7 +219,7 @@ def main() -> None:
     print(f"(CPU while typing, page loads excluded, on this {os.cpu_count()}-core host: cores used by the browser "
           f"(all of Chromium's processes), the app server and other programs; CPU ms per keystroke)")
     if args.json:
-        out = {"checkpoint": str(checkpoint), "warmup": args.warmup, "load_average_before": load_before,
+        out = {"checkpoint": str(checkpoint), "warmup": args.warmup, "load_average_before": load_before, "cpu": cpu.describe(),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                "targets_median_ms": {str(k): v for k, v in targets.items()}, "results": rows,
                "date": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -95,6 +95,7 @@ class FastStepper:
         else:
             self.kernels = {"exact": self._calibrate(("numpy", "torch")),
                             "search": self._calibrate(("numpy", "torch", "bf16") if self.bf16 else ("numpy", "torch"))}
+        self._kernel_table()
 
     # ---------------------------------------------------------------- weights
     @torch.no_grad()
@@ -148,13 +149,20 @@ class FastStepper:
         table = self.kernels["exact" if exact else "search"]
         return table[next((r for r in CALIBRATE_ROWS if r >= rows), CALIBRATE_ROWS[-1])]
 
+    def _kernel_table(self) -> None:
+        """kernel(rows, exact) for every row count up to the largest calibrated, looked up per step."""
+        top = CALIBRATE_ROWS[-1]
+        self._by_rows = {exact: [self.kernel(k, exact) for k in range(top + 1)] for exact in (True, False)}
+
     def step_rows(self, ids, rows: np.ndarray, exact: bool = True, kernel: str | None = None):
         """ids (K,) ints, rows (K, S) float32 -> logits (K, V), new rows (K, S). ``exact``: float32
         kernels only (a session's own text); False lets a search step take bf16 where it is
         measured faster."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         k, L, H = len(ids), self.num_layers, self.hidden
-        kernel = kernel or self.kernel(k, exact)
+        if kernel is None:
+            table = self._by_rows[exact]
+            kernel = table[k] if k < len(table) else table[-1]
         state = rows.reshape(k, self.parts, L, H)
         out = np.empty((k, self.parts, L, H), np.float32)
         x = None       # (no torch.no_grad() needed: the weights are detached, nothing records a graph)

@@ -135,6 +135,27 @@ def test_suggest_is_plain_http_too(server):
     assert r["session"] == "http-client" and "Citizen" in r["suggestions"]
 
 
+def test_the_json_lane_answers_as_suggest_does(server, client):
+    import json
+    import urllib.error
+    import urllib.request
+
+    def post(body: bytes):
+        req = urllib.request.Request(server + "/keyboard/suggest", body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+    status, r = post(json.dumps({"text": "All: Speak, spe", "session": "json-lane"}).encode())
+    assert status == 200 and r["session"] == "json-lane" and r["model"] == "english"
+    assert _same(r, client.predict("All: Speak, spe", api_name="/suggest"))
+    for bad, says in ((b"not json", "Expecting value"), (b'{"text": 3}', "JSON object"),
+                      (b'{"text": "a", "model": "../x"}', "checkpoint"), (b'{"text": "a", "session": "a/b"}', "session id")):
+        status, r = post(bad)
+        assert status == 400 and says in r["error"], (bad, r)
+
+
 def test_suggest_refuses_paths_and_unknown_models(client):
     from gradio_client.exceptions import AppError
     for bad in ("../english", "/etc", "nope"):
