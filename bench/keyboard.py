@@ -39,11 +39,13 @@ import torch  # noqa: E402
 from chargen import cpu  # noqa: E402
 from chargen.checkpoint import load_checkpoint, resolve_checkpoint  # noqa: E402
 from chargen.faststep import use_keystroke_threads  # noqa: E402
-from chargen.evaluate import ComposedTyping, JamoTyping, ModelEngine, jamo_keys, keystroke_savings  # noqa: E402
+from chargen.keys import jamo_keys  # noqa: E402
+from chargen.keystrokes import ComposedTyping, JamoTyping, ModelEngine, keystroke_savings  # noqa: E402
 from chargen.predictor import Predictor  # noqa: E402
 from chargen.sample import generate  # noqa: E402
-from chargen.tokenizer import decompose_hangul  # noqa: E402
-from chargen.wordstats import BigramCompleter, UnigramCompleter, WordModel  # noqa: E402
+from chargen.hangul import decompose_hangul  # noqa: E402
+from chargen.baselines import BigramCompleter, UnigramCompleter  # noqa: E402
+from chargen.wordstats import WordModel  # noqa: E402
 from stats import pct  # noqa: E402
 
 CORPORA = ROOT.parent / "shared" / "corpora"

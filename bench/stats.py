@@ -1,7 +1,7 @@
-"""Small helpers the benchmarks share (standard library only: the browser benchmarks load no torch)."""
+"""Small helpers the benchmarks share: the library's own (standard library only: the browser
+benchmarks load no torch)."""
+import sys
+from pathlib import Path
 
-
-def pct(xs, q):
-    """The q-quantile of xs (nearest rank, q in [0, 1])."""
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from chargen.stats import pct  # noqa: E402,F401

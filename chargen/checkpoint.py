@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -28,6 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from .model import CharLM, ModelConfig
 from .tokenizer import Tokenizer, TokenizerError, load_tokenizer
+from .wordstats import WordModel
 
 FORMAT = "chargen-checkpoint"
 FORMAT_VERSION = 1
@@ -92,7 +94,6 @@ def _write(tmp: Path, model, tokenizer, extra, trainer_state, weights_dtype, ext
         write(tmp)
     if trainer_state is not None:
         torch.save(trainer_state, tmp / "trainer_state.pt")
-    from dataclasses import asdict
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": asdict(model.config),
               "tokenizer": spec, "weights_sha256": _sha256(tmp / "model.safetensors"),
               "weights_dtype": str(weights_dtype).replace("torch.", ""), **(extra or {})}
@@ -210,7 +211,6 @@ def export_checkpoint(src, dst, weights_dtype: torch.dtype = torch.float16, comm
     """Copy the checkpoint ``src`` means (a run's best/) to ``dst`` for shipping: weights cast to
     ``weights_dtype`` (loading casts back to float32), no trainer state, the same config (training
     command, corpus, metrics) plus where it came from."""
-    from .wordstats import WordModel
     src_dir = resolve_checkpoint(src)
     model, tokenizer, config = load_checkpoint(src_dir)
     words = WordModel.load(src_dir)

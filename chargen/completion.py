@@ -58,6 +58,18 @@ class Trie:
         return np.stack([nodes[q][1] for q in paths])
 
 
+def add_finished(finished: dict, word: str, score: float) -> None:
+    """A word the search closed, with log-probability ``score``: paths that spell the same word add up."""
+    finished[word] = float(np.logaddexp(finished[word], score)) if word in finished else score
+
+
+def nth_best(scores, n: int) -> float:
+    """The pruning bar shared by every beam search here: the n-th best finished score (-inf while
+    fewer than n are finished); a beam that cannot beat it stops."""
+    scores = sorted(scores, reverse=True)
+    return scores[n - 1] if len(scores) >= n else -math.inf
+
+
 def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=(), min_keys: int = 1,
                 open_keys: tuple = (), added0: int = 0) -> dict[str, float]:
     """P_char of completions of the word: a beam search over tokens until a word boundary, kept going
@@ -103,7 +115,7 @@ def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=
                     if b[3]:             # the keys typed are not all in this word yet
                         continue
                     w = p.shown(base + b[4])
-                    finished[w] = float(np.logaddexp(finished[w], s)) if w in finished else s
+                    add_finished(finished, w, s)
                     if min_keys <= 1 or b[2] >= min_keys:
                         counted[w] = finished[w]
             if depth >= p.max_word_len:
@@ -121,7 +133,7 @@ def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=
                     top = top[np.argsort(-cont[top], kind="stable")]
                 else:
                     top = np.argsort(-cont, kind="stable")[:width]
-                nth = sorted(counted.values(), reverse=True)[n - 1] if len(counted) >= n else -math.inf
+                nth = nth_best(counted.values(), n)
                 new = []
                 for j, s in zip(top.tolist(), cont[top].tolist()):
                     if s > nth:             # beams that can still beat the n-th finished word go on

@@ -11,18 +11,21 @@ streamed chunks into compact memory-mapped id files; serves stateful TBPTT batch
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .stopping import checked
-from .tokenizer import Tokenizer, fit_tokenizer, load_tokenizer
+from .tokenizer import CHAR, CHAR_KINDS, DEFAULT_SUBWORD_VOCAB, SUBWORD_KINDS, Tokenizer, fit_tokenizer
 
 READ_BLOCK = 1 << 20           # bytes per read
 MIN_CHARS = 64                 # below this nothing can be learned, whatever the settings
@@ -148,7 +151,7 @@ def train_text(paths, encoding: str, n_train_chars: int, max_chars: int | None =
         yield text
 
 
-def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab_size: int = 2000,
+def prepare_corpus(paths, tokenizer_kind: str = CHAR, cache_dir=None, *, vocab_size: int = DEFAULT_SUBWORD_VOCAB,
                    encoding: str = "utf-8", val_fraction: float = 0.1, tokenizer: Tokenizer | None = None,
                    progress: bool = False, should_stop=None) -> Corpus:
     """Read, check, split and tokenize a corpus into ``cache_dir`` (reused when nothing changed).
@@ -162,43 +165,19 @@ def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab
     if not 0.0 < val_fraction < 1.0:
         raise CorpusError(f"val_fraction must be between 0 and 1, got {val_fraction}")
     files = find_files(paths)
-    from tqdm import tqdm
     total_bytes = sum(f.stat().st_size for f in files)
     if total_bytes == 0:
         raise CorpusError(f"the corpus is empty ({', '.join(map(str, files))}): give it some text")
-
-    # Pass 1: check the encoding, hash the bytes, count characters.
-    hasher = hashlib.sha256()
-    n_chars = 0
-    non_space = False
-    bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="reading", disable=not progress)
-    def on_block(block):
-        hasher.update(block)
-        bar.update(len(block))
-    for text in checked(iter_text(files, encoding, on_block), should_stop, "reading the corpus"):
-        n_chars += len(text)
-        non_space = non_space or not text.isspace()
-    bar.close()
-    sha = hasher.hexdigest()
-    if not non_space:
-        raise CorpusError("the corpus holds only whitespace: give it some text")
-    if n_chars < MIN_CHARS:
-        raise CorpusError(f"the corpus is too small: {n_chars} characters; chargen needs at least {MIN_CHARS} "
-                          f"(a useful model wants 100,000 or more)")
+    sha, n_chars = _check_and_count(files, encoding, total_bytes, progress, should_stop)      # pass 1
     n_train_chars = int(n_chars * (1 - val_fraction))
-    n_val_chars = n_chars - n_train_chars
-
-    if tokenizer is None:
+    if tokenizer is None:                                                                     # pass 2
         bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="vocabulary", disable=not progress)
         texts = checked(iter_text(files, encoding, lambda block: bar.update(len(block))), should_stop,
                         "building the vocabulary")
-        if tokenizer_kind in ("char", "jamo"):
-            source = texts
-        else:
-            source = (t for first, t in _split_chunks(texts, n_train_chars) if first)
+        source = texts if tokenizer_kind in CHAR_KINDS else \
+            (t for first, t in _split_chunks(texts, n_train_chars) if first)
         tokenizer = fit_tokenizer(tokenizer_kind, source, vocab_size=vocab_size, should_stop=should_stop)
         bar.close()
-
     cache = Path(cache_dir) if cache_dir else None
     key = {"version": DATA_VERSION, "sha256": sha, "encoding": encoding, "val_fraction": val_fraction,
            "tokenizer": _tokenizer_fingerprint(tokenizer)}
@@ -209,14 +188,46 @@ def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab
                 return _open(tokenizer, cache, meta)
         except (ValueError, OSError):
             pass                       # a broken cache is rebuilt, never trusted
-
-    # Pass 2: tokenize chunk by chunk straight into the id files.
-    import tempfile
     cache = cache or Path(tempfile.mkdtemp(prefix="chargen-data-"))
     cache.mkdir(parents=True, exist_ok=True)
+    counts, dtype = _tokenize_into(cache, files, encoding, tokenizer, n_chars, n_train_chars, progress,    # pass 3
+                                   should_stop)
+    meta = {"key": key, "files": [str(f) for f in files], "sha256": sha, "dtype": np.dtype(dtype).name,
+            "chars": n_chars, "train_chars": n_train_chars, "val_chars": n_chars - n_train_chars,
+            "train_tokens": counts[True], "val_tokens": counts[False]}
+    tmp = cache / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, cache / "meta.json")
+    return _open(tokenizer, cache, meta)
+
+
+def _check_and_count(files, encoding: str, total_bytes: int, progress: bool, should_stop) -> tuple[str, int]:
+    """Pass 1: check the encoding, hash the bytes, count characters -> (sha256, characters)."""
+    hasher = hashlib.sha256()
+    n_chars, non_space = 0, False
+    bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="reading", disable=not progress)
+
+    def on_block(block):
+        hasher.update(block)
+        bar.update(len(block))
+    for text in checked(iter_text(files, encoding, on_block), should_stop, "reading the corpus"):
+        n_chars += len(text)
+        non_space = non_space or not text.isspace()
+    bar.close()
+    if not non_space:
+        raise CorpusError("the corpus holds only whitespace: give it some text")
+    if n_chars < MIN_CHARS:
+        raise CorpusError(f"the corpus is too small: {n_chars} characters; chargen needs at least {MIN_CHARS} "
+                          f"(a useful model wants 100,000 or more)")
+    return hasher.hexdigest(), n_chars
+
+
+def _tokenize_into(cache: Path, files, encoding: str, tokenizer, n_chars: int, n_train_chars: int, progress: bool,
+                   should_stop) -> tuple[dict, type]:
+    """Pass 3: tokenize chunk by chunk straight into train.bin / val.bin -> ({train?: ids}, dtype)."""
     dtype = ids_dtype(tokenizer.vocab_size)
     chunks = iter_text(files, encoding)
-    if tokenizer.kind in ("bpe", "unigram"):
+    if tokenizer.kind in SUBWORD_KINDS:
         chunks = _line_chunks(chunks)
     counts = {True: 0, False: 0}
     bar = tqdm(total=n_chars, unit="char", unit_scale=True, desc="tokenizing", disable=not progress)
@@ -241,17 +252,10 @@ def prepare_corpus(paths, tokenizer_kind: str = "char", cache_dir=None, *, vocab
                           f"validation tokens; give more text or change --val-fraction")
     os.replace(cache / "train.bin.tmp", cache / "train.bin")
     os.replace(cache / "val.bin.tmp", cache / "val.bin")
-    meta = {"key": key, "files": [str(f) for f in files], "sha256": sha, "dtype": np.dtype(dtype).name,
-            "chars": n_chars, "train_chars": n_train_chars, "val_chars": n_val_chars,
-            "train_tokens": counts[True], "val_tokens": counts[False]}
-    tmp = cache / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, cache / "meta.json")
-    return _open(tokenizer, cache, meta)
+    return counts, dtype
 
 
 def _disk_full(e: OSError) -> bool:
-    import errno
     return e.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -270,7 +274,6 @@ def open_prepared(tokenizer: Tokenizer, cache_dir, meta: dict) -> Corpus:
 
 
 def _tokenizer_fingerprint(tokenizer: Tokenizer) -> str:
-    import tempfile
     with tempfile.TemporaryDirectory() as d:
         spec = tokenizer.save(d)
         h = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())

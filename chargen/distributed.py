@@ -17,8 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from . import cpu
+from .data import open_prepared, prepare_corpus
+from .model import map_state
+from .tokenizer import load_tokenizer
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -141,7 +145,6 @@ def wrap_ddp(model: torch.nn.Module, dist: Dist) -> torch.nn.Module:
     """``model`` under DistributedDataParallel: its weights broadcast from rank 0, its gradients
     averaged over the ranks during backward (in fp32: bf16 gradients halve the bytes, but measured
     here that saved nothing a step, against exactness)."""
-    from torch.nn.parallel import DistributedDataParallel
     return DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
 
 
@@ -174,8 +177,6 @@ def default_threads(dist: Dist) -> int:
 def prepare_shared(dist: Dist, paths, tokenizer_kind: str, cache_dir, *, tokenizer=None, progress=False, **kw):
     """``data.prepare_corpus`` once per job: rank 0 reads and tokenizes the corpus into ``cache_dir``
     while the others wait, then they receive its tokenizer and open the same memory-mapped ids."""
-    from .data import open_prepared, prepare_corpus
-    from .tokenizer import load_tokenizer
     if not dist.enabled:
         return prepare_corpus(paths, tokenizer_kind, cache_dir, tokenizer=tokenizer, progress=progress, **kw)
     corpus, payload = None, None
@@ -196,10 +197,7 @@ def prepare_shared(dist: Dist, paths, tokenizer_kind: str, cache_dir, *, tokeniz
 def gather_rng_and_state(state, dist: Dist) -> dict:
     """The resume state's per-rank parts, gathered (a collective: every rank calls it): the carried
     hidden state of the whole global batch on the CPU, rows in rank order, and each rank's RNG."""
-    if isinstance(state, tuple):
-        hidden = [dist.gather_rows(s).cpu() for s in state]
-    else:
-        hidden = dist.gather_rows(state).cpu() if state is not None else None
+    hidden = map_state(lambda t: dist.gather_rows(t).cpu(), state)
     cuda = dist.device.type == "cuda"
     rngs = dist.gather_objects((torch.get_rng_state(), torch.cuda.get_rng_state(dist.device) if cuda else None))
     return {"hidden": hidden, "rng": rngs[0][0], "cuda_rng": rngs[0][1], "rng_ranks": rngs,
@@ -209,9 +207,9 @@ def gather_rng_and_state(state, dist: Dist) -> dict:
 def scatter_state(hidden, dist: Dist):
     """This rank's rows of a saved hidden state, on its device (any saved world size with the same
     global batch)."""
-    if isinstance(hidden, (list, tuple)):
-        return tuple(dist.my_rows(h).to(dist.device) for h in hidden)
-    return dist.my_rows(hidden).to(dist.device) if hidden is not None else None
+    if isinstance(hidden, list):                 # saved before states were kept as tuples
+        hidden = tuple(hidden)
+    return map_state(lambda t: dist.my_rows(t).to(dist.device), hidden)
 
 
 def restore_rng(saved: dict, dist: Dist, seed: int) -> None:

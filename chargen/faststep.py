@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from . import cpu
+from .model import STATE_TENSORS, state_from, state_tensors
 
 KERNELS = ("numpy", "torch", "bf16")
 KEYSTROKE_THREADS = 1                     # see use_keystroke_threads
@@ -47,24 +48,17 @@ def use_keystroke_threads() -> None:
     torch.set_num_threads(KEYSTROKE_THREADS)
 
 
-def state_parts(cell: str) -> int:
-    """Tensors per layer in a cell's state: (h, c) for an LSTM, h for a GRU or RNN."""
-    return 2 if cell == "lstm" else 1
-
-
 def pack_state(state, cell: str) -> np.ndarray:
     """A module state ((L, K, H) tensors: a tuple for an LSTM) -> (K, S) float32 rows."""
-    parts = state if isinstance(state, tuple) else (state,)
-    t = torch.stack([p.detach().float() for p in parts])                  # (P, L, K, H)
+    t = torch.stack([p.detach().float() for p in state_tensors(state)])  # (P, L, K, H)
     return np.ascontiguousarray(t.permute(2, 0, 1, 3).reshape(t.shape[2], -1).numpy())
 
 
 def unpack_state(rows: np.ndarray, cell: str, num_layers: int, hidden: int):
     """(K, S) rows -> the module's state (what ``CharLM.init_state(K)`` returns)."""
-    parts = state_parts(cell)
+    parts = STATE_TENSORS[cell]
     t = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32)).view(-1, parts, num_layers, hidden)
-    t = t.permute(1, 2, 0, 3).contiguous()                                 # (P, L, K, H)
-    return (t[0], t[1]) if parts == 2 else t[0]
+    return state_from(t.permute(1, 2, 0, 3).contiguous())                   # (P, L, K, H) -> its tensors
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -83,7 +77,7 @@ class FastStepper:
         self.model = model.eval()
         c = model.config
         self.cell, self.num_layers, self.hidden, self.vocab = c.cell, c.num_layers, c.hidden_size, c.vocab_size
-        self.parts = state_parts(c.cell)
+        self.parts = STATE_TENSORS[c.cell]
         self.state_size = self.parts * c.num_layers * c.hidden_size
         self.bf16 = cpu.has_bf16() if bf16 is None else bf16
         self._weights(model)

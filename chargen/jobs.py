@@ -21,10 +21,17 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .checkpoint import CheckpointError, load_checkpoint
+from .data import CorpusError, find_files
+from .model import ModelConfig
+from .sample import SampleConfig, generate
+from .sizing import PRESETS
+from .stopping import Interrupted
+from .tokenizer import CHAR, DEFAULT_SUBWORD_VOCAB, KINDS
+from .train import TrainConfig, train
+
 log = logging.getLogger("chargen.jobs")
 
-# name -> (num_layers, hidden_size); "auto" sizes the model from the time budget (chargen/sizing.py)
-PRESETS = {"auto": None, "tiny": (1, 64), "small": (2, 192), "medium": (2, 384), "large": (2, 512)}
 TERMINAL = ("done", "cancelled", "failed")
 SAMPLE_CHARS = 200
 
@@ -81,12 +88,11 @@ class JobManager:
         return dict(sorted(found.items()))
 
     # ---------------------------------------------------------------- control
-    def start(self, files=(), name: str | None = None, tokenizer: str = "char", preset: str = "auto",
-              minutes: float = 2.0, vocab_size: int = 2000, bundled: str | None = None,
+    def start(self, files=(), name: str | None = None, tokenizer: str = CHAR, preset: str = "auto",
+              minutes: float = 2.0, vocab_size: int = DEFAULT_SUBWORD_VOCAB, bundled: str | None = None,
               max_steps: int = 0) -> Job:
         """Check the request and start training in the background; JobError says what is wrong.
         ``files`` are uploads (copied into the run, size-limited); ``bundled`` names a bundled corpus."""
-        from .data import CorpusError, find_files
         uploads = [Path(f) for f in (files or [])]
         sources: list[tuple[Path, str]] = []            # (file to train on, name to show)
         if bundled:
@@ -99,7 +105,6 @@ class JobManager:
                 raise JobError(str(e)) from None
         if not uploads and not sources:
             raise JobError("upload one or more .txt files (or pick a bundled corpus) first")
-        from .tokenizer import KINDS
         if tokenizer not in KINDS:
             raise JobError(f"unknown tokenizer {tokenizer!r}: choose one of {', '.join(KINDS)}")
         if preset not in PRESETS:
@@ -181,11 +186,6 @@ class JobManager:
 
     def _run(self, job: Job, corpus: list[str], tokenizer: str, size, minutes: float, vocab_size: int,
              max_steps: int) -> None:
-        from .checkpoint import CheckpointError
-        from .data import CorpusError
-        from .model import ModelConfig
-        from .stopping import Interrupted
-        from .train import TrainConfig, train
         cfg = TrainConfig(corpus=corpus, out=str(job.work / "run"), tokenizer=tokenizer, vocab_size=vocab_size,
                           max_minutes=minutes or 0.0, max_steps=max_steps, threads=self.threads, progress=False)
         model_cfg = ModelConfig(num_layers=size[0], hidden_size=size[1]) if size else None
@@ -282,11 +282,9 @@ class JobManager:
             self._sample(job, job.work / "run" / "last", job.step)
 
     def _sample(self, job: Job, path: Path, step: int) -> None:
-        from .checkpoint import load_checkpoint
-        from .sample import generate
         try:
             model, tokenizer, _ = load_checkpoint(path)
-            text = "".join(generate(model, tokenizer, "", SAMPLE_CHARS, temperature=0.8, seed=step))
+            text = "".join(generate(model, tokenizer, "", SAMPLE_CHARS, SampleConfig.temperature, seed=step))
         except Exception as e:   # a sample is a bonus: never let it end the run
             log.warning("sample at step %s failed: %s", step, e)
             return

@@ -14,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from .tokenizer import compose_hangul, decompose_hangul, is_hangul, is_jamo, is_syllable, syllable_jamo
+from .hangul import compose_hangul, decompose_hangul, is_hangul, is_jamo, is_syllable, syllable_jamo
 
 
 @lru_cache(maxsize=1)
@@ -36,13 +36,19 @@ def _jamo_tables():
     return to_compat, typed
 
 
-def key_cost(c: str) -> int:
-    """Keys to type c: one per conjoining jamo for a Hangul syllable (two-set keyboard), else one."""
+# Two ways to count keys, for two different questions:
+# - jamo_keys: one key per conjoining jamo of a syllable's NFD decomposition (a compound vowel such as
+#   ㅘ is one jamo, so one key). The unit of the jamo keystroke-savings figures and of the suggestion
+#   bar's "adds at least two keys" rule: what a keyboard with a key for every jamo types.
+# - char_keys / word_keys (below): the keys a standard two-set keyboard presses, compound vowels and
+#   final clusters split (ㅘ = ㅗ + ㅏ). Used to match what an input method may still compose.
+def jamo_keys(c: str) -> int:
+    """Keys to type c with a key per jamo: 2 or 3 for a Hangul syllable (its NFD jamo), else 1."""
     return syllable_jamo(c) if is_syllable(c) else 1
 
 
-def keys(text: str) -> int:
-    return sum(key_cost(c) for c in text)
+def text_jamo_keys(text: str) -> int:
+    return sum(jamo_keys(c) for c in text)
 
 
 # compound vowels and final consonant clusters: a two-set keyboard types them as two keys
@@ -111,14 +117,6 @@ def key_of(c: str) -> str:
     if is_jamo(c):
         return _jamo_tables()[0].get(c, c)
     return unicodedata.normalize("NFD", c)[0].lower() if c.isalpha() else c
-
-
-def korean_layout(predictor) -> bool:
-    """Whether a model wants the Korean keyboard: a jamo model, or a vocabulary mostly syllables."""
-    if predictor.tokenizer.kind == "jamo":
-        return True
-    texts = predictor.token_texts
-    return sum(any(map(is_syllable, t)) for t in texts) > len(texts) // 3
 
 
 def key_distribution(session) -> tuple[dict, dict]:

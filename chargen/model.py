@@ -14,6 +14,30 @@ import torch
 import torch.nn as nn
 
 CELLS = ("lstm", "gru", "rnn")
+STATE_TENSORS = {"lstm": 2, "gru": 1, "rnn": 1}     # an LSTM carries (h, c), the others h
+
+
+# How a recurrent state is packed, written once: an LSTM's is the tuple (h, c), the others' the
+# tensor h, each (num_layers, batch, hidden). Everything that handles states goes through these.
+def state_tensors(state) -> tuple:
+    """A state's tensors, as a tuple ((h, c) or (h,))."""
+    return state if isinstance(state, tuple) else (state,)
+
+
+def state_from(tensors):
+    """Inverse of state_tensors: (h, c) stays a tuple, (h,) becomes h."""
+    tensors = tuple(tensors)
+    return tensors if len(tensors) == 2 else tensors[0]
+
+
+def map_state(fn, state):
+    """``fn`` applied to each tensor of a state (None stays None)."""
+    return None if state is None else state_from(fn(t) for t in state_tensors(state))
+
+
+def join_states(states: list, dim: int = 1):
+    """States of separate batches side by side along ``dim`` (the batch axis)."""
+    return state_from(torch.cat(parts, dim=dim) for parts in zip(*map(state_tensors, states)))
 
 
 @dataclass
@@ -76,17 +100,13 @@ class CharLM(nn.Module):
 
     def init_state(self, batch: int, device=None):
         c = self.config
-        z = torch.zeros(c.num_layers, batch, c.hidden_size, device=device)
-        return (z, z.clone()) if c.cell == "lstm" else z
+        return state_from(torch.zeros(c.num_layers, batch, c.hidden_size, device=device)
+                          for _ in range(STATE_TENSORS[c.cell]))
 
     @staticmethod
     def detach(state):
         """Cut the backward graph but keep the values: the heart of truncated BPTT."""
-        if state is None:
-            return None
-        if isinstance(state, tuple):
-            return tuple(s.detach() for s in state)
-        return state.detach()
+        return map_state(torch.Tensor.detach, state)
 
     def num_params(self, non_embedding: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())

@@ -25,10 +25,12 @@ import numpy as np
 
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .faststep import FastStepper, unpack_state
-from .keys import char_keys, keys
+from .hangul import compose_hangul, decompose_hangul, is_syllable
+from .keys import char_keys, text_jamo_keys
+from .sample import SampleConfig, generate, start_ids
 from .session import Session
 from .subword_session import SubwordSession, SubwordTables
-from .tokenizer import compose_hangul, decompose_hangul, is_hangul
+from .tokenizer import CHAR_KINDS, JAMO, SUBWORD_KINDS
 from .wordstats import WordModel
 from .words import is_word_char
 
@@ -61,19 +63,22 @@ class Predictor:
         boundary[tokenizer.unk_id] = False                 # "unknown" is no prediction of a boundary
         self.boundary_mask = boundary
         self.boundary_ids = np.flatnonzero(boundary)
-        self.token_cost = [keys(t) for t in texts]         # keys each token adds to a word
-        # per token, the keys that type it (one-character word tokens of a char or jamo model with
-        # Hangul; else None): what a syllable being composed may still become
+        self.token_cost = [text_jamo_keys(t) for t in texts]         # keys each token adds to a word
+        # The one answer to "is this a Korean model" (the on-screen layout; whether a last Hangul
+        # character may still be composing): a jamo model, or a vocabulary mostly of syllables.
+        self.jamo = tokenizer.kind == JAMO
+        self.korean = self.jamo or sum(any(map(is_syllable, t)) for t in texts) > len(texts) // 3
+        # per token, the keys that type it (one-character word tokens of a Korean char or jamo
+        # model; else None): what a syllable being composed may still become
         self.token_keys = None
-        if tokenizer.kind in ("char", "jamo") and any(len(t) == 1 and is_hangul(t) for t in texts):
+        if self.korean and tokenizer.kind in CHAR_KINDS:
             self.token_keys = [char_keys(t) if self.word_mask[i] and len(t) == 1 else None
                                for i, t in enumerate(texts)]
         self._key_masks: dict = {}
-        self.subword = SubwordTables(texts) if tokenizer.kind in ("bpe", "unigram") else None
-        start = [i for i in tokenizer.encode("\n") if i != tokenizer.unk_id]
+        self.subword = SubwordTables(texts) if tokenizer.kind in SUBWORD_KINDS else None
         # The state for an empty text: as if just after a line break (how documents continue).
         row = self.stepper.start_rows(1)
-        for i in start or [1]:
+        for i in start_ids(tokenizer):
             logits, row = self.stepper.step_rows([i], row)
         self.start_row, self.start_logits = row[0], logits[0]
 
@@ -90,11 +95,21 @@ class Predictor:
 
     def word_key(self, word: str) -> str:
         """A word as the word model stores it (jamo models count decomposed words)."""
-        return decompose_hangul(word) if self.tokenizer.kind == "jamo" else word
+        return decompose_hangul(word) if self.jamo else word
 
     def shown(self, text: str) -> str:
         """Token texts joined -> the text as shown (a jamo model's jamo recomposed into syllables)."""
-        return compose_hangul(text) if self.tokenizer.kind == "jamo" else text
+        return compose_hangul(text) if self.jamo else text
+
+    def num_params(self) -> int:
+        return self.model.num_params()
+
+    def generate(self, prompt: str = "", length: int = SampleConfig.length, temperature: float = SampleConfig.temperature,
+                 top_k: int = SampleConfig.top_k, top_p: float = SampleConfig.top_p, seed: int | None = None,
+                 greedy: bool = False, stop=()):
+        """The model's continuation of ``prompt``, streamed (see ``sample.generate``)."""
+        return generate(self.model, self.tokenizer, prompt, length, temperature, top_k, top_p, greedy, seed, stop,
+                        stepper=self.stepper)
 
     def key_mask(self, need: tuple) -> np.ndarray:
         """(V,) True for the word tokens that fit the keys ``need`` typed so far: those keys start
@@ -107,8 +122,11 @@ class Predictor:
             self._key_masks[need] = mask
         return mask
 
-    def session(self, text: str = "") -> Session:
+    def session(self, text: str = "", composing: bool | None = None) -> Session:
+        """A new session (``composing``: its last Hangul character is still being composed, as with
+        an input method; default: the predictor's setting)."""
         s = SubwordSession(self) if self.subword is not None else Session(self)
+        s.composing = self.composing if composing is None else composing
         if text:
             s.set_text(text)
         return s

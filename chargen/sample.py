@@ -1,19 +1,38 @@
 """Generation: temperature, top-k, top-p (nucleus), greedy; seeded; streamed as it is produced.
-
-Usage:
+``SampleConfig`` holds the user-facing defaults (the CLI's ``sample`` flags, the app's Generate tab,
+the samples shown while training). Usage:
 
     for piece in generate(model, tokenizer, "ROMEO:", length=200, temperature=0.8, seed=1):
         print(piece, end="", flush=True)
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
 import torch
 
 from .faststep import FastStepper, pack_state
-from .tokenizer import is_jamo, is_syllable, syllable_jamo
+from .hangul import is_jamo, is_syllable, syllable_jamo
+from .tokenizer import CHAR, Tokenizer
+
+
+def start_ids(tokenizer: Tokenizer) -> list[int]:
+    """The ids a text with nothing typed yet starts after: a line break (how documents continue);
+    id 1 if the vocabulary has no line break."""
+    return [i for i in tokenizer.encode("\n") if i != tokenizer.unk_id] or [1]
+
+
+@dataclass
+class SampleConfig:
+    """How to sample, as a user asks for it: every interface starts from these defaults."""
+    temperature: float = field(default=0.8, metadata={"help": "softmax temperature (> 0)"})
+    top_k: int = field(default=0, metadata={"help": "sample among the k most probable (0: all)"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass (1: off)"})
+    length: int = field(default=500, metadata={"help": "tokens to generate"})
+    greedy: bool = field(default=False, metadata={"help": "always take the most probable token"})
+    seed: int | None = field(default=None, metadata={"help": "random seed for reproducible output (default: random)"})
 
 
 def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
@@ -105,17 +124,14 @@ def generate(model, tokenizer, prompt: str = "", length: int = 500, temperature:
                          f"top_p {top_p} (0 < p <= 1), temperature {temperature} (> 0)")
     model.eval()
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    ids = tokenizer.encode(prompt) if prompt else []
-    if not ids:   # nothing to condition on: start as if after a line break
-        ids = tokenizer.encode("\n") or [1]
-        ids = [i for i in ids if i != tokenizer.unk_id] or [1]
+    ids = (tokenizer.encode(prompt) if prompt else []) or start_ids(tokenizer)   # nothing typed: after a line break
     logits, state = model(torch.tensor([ids]), None)
     logits = logits[0, -1].float().numpy()                  # (V,)
     stepper = stepper or FastStepper(model)                 # the one-token step without nn.LSTM overhead
     row = pack_state(state, stepper.cell)                   # (1, S): numpy throughout, no tensor per token
     draw = _Draw(logits.size, temperature, top_k, top_p, greedy, generator)
     # a char model's ids are whole characters: no composition, no byte pieces, no decode call
-    texts = [tokenizer.token_text(i) for i in range(logits.size)] if tokenizer.kind == "char" else None
+    texts = [tokenizer.token_text(i) for i in range(logits.size)] if tokenizer.kind == CHAR else None
     stop = [s for s in stop if s]
     hold = max((len(s) for s in stop), default=1) - 1       # a stop string may be half-written
     buf = ""                     # settled text not yielded yet (the last `hold` chars are held back)

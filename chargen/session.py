@@ -15,20 +15,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .completion import Trie, beam_search
-from .faststep import pack_state, unpack_state
-from .keys import char_keys, keys, word_keys
-from .tokenizer import is_hangul
-from .wordstats import WordCache
-from .words import current_word, previous_word, words_of
+from .blend import SessionWords, candidates
+from .completion import Trie
+from .faststep import pack_state
+from .keys import text_jamo_keys
+from .prefix import common_prefix
+from .words import current_word
 
 KEEP_RECENT = 256      # states kept for every one of the last N positions (backspace, edits)
 KEEP_EVERY = 32        # and for every 32nd position before that,
 KEEP_SPARSE = 256      # the last 256 of those (older edits recompute from the start)
-CACHE_WORDS = 1000     # the session's recent words that feed its word cache
-CACHE_WEIGHT = 0.5     # the cache's starting share of the word statistics, adapted per session
-CACHE_RATE = 0.02      # how fast that share follows the words typed (about the last 50 words)
-CACHE_PRIOR = 20       # and it counts fully only once the cache holds well over this many words
 
 
 class Session:
@@ -44,8 +40,7 @@ class Session:
         self.remainder = ""          # typed text past the model state (subword token healing only)
         self.composing = predictor.composing   # a last Hangul character may still change (IME)
         self._trie = Trie()          # completion trie of the current word
-        self._cache_text = None      # text whose words the word cache holds (see _cache)
-        self._cache_model, self._cache_weight = None, CACHE_WEIGHT
+        self._words = SessionWords(predictor.words, predictor.word_key)   # this text's own words
 
     # ---------------------------------------------------------------- editing
     def type(self, text: str) -> "Session":
@@ -176,98 +171,29 @@ class Session:
     def suggest(self, n: int = 3) -> list[str]:
         """The suggestion bar: the n most probable completions that add at least two keys. A
         completion that adds one key saves nothing (tapping it costs as much as typing the key),
-        so that slot goes to the next candidate. Keys count jamo for Hangul (see ``keys.key_cost``)."""
+        so that slot goes to the next candidate. Keys count jamo for Hangul (see ``keys.jamo_keys``)."""
         word = current_word(self.text)
-        typed = keys(word)
-        return [w for w, _ in self._candidates(word, n, min_keys=2) if keys(w) - typed >= 2][:n]
+        typed = text_jamo_keys(word)
+        return [w for w, _ in self._candidates(word, n, min_keys=2) if text_jamo_keys(w) - typed >= 2][:n]
 
     def _word_ids(self, word: str) -> list[int]:
         return self.ids[len(self.ids) - len(self.p.tokenizer.encode(word)):] if word else []
 
     def _candidates(self, word: str, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
-        """Completions of ``word``, most probable first: the search goes on until it has the n most
-        probable of those that add at least ``min_keys`` keys."""
-        word_ids = self._word_ids(word)
-        if self.composing and word and self.p.token_keys is not None and is_hangul(word[-1]):
-            back = len(self.p.tokenizer.encode(word[-1]))        # a jamo model's syllable: 2 or 3 ids
-            typed = word_keys(word)
-            # the word as typed fits too, but is no completion: one more to find, then drop it
-            found = self._blend(word, word_ids[:len(word_ids) - back], n + 1, min_keys,
-                                open_keys=char_keys(word[-1]), typed_keys=typed, end=len(self.ids) - back)
-            return [(w, q) for w, q in found if word_keys(w) != typed]
-        return self._blend(word, word_ids, n, min_keys)
-
-    def _blend(self, word: str, word_ids: list[int], n: int, min_keys: int = 1,
-               open_keys: tuple = (), typed_keys: tuple = (), end: int | None = None) -> list[tuple[str, float]]:
-        """Mix the character model's completions with word statistics:
-        P(w) = blend * P_char(w) + (1 - blend) * P_words(w | previous word, typed prefix), where
-        P_words is the train split's bigram model, half and half with a cache of this text's words.
-
-        ``open_keys``: the keys of a last character still being composed, which ``word_ids`` leave
-        out (they end at position ``end``); ``typed_keys``: the whole word's. Both sources then
-        complete the rest of the word and keep the words whose keys start with those typed; each is
-        renormalised over what it found that fits."""
-        p = self.p
-        before = previous_word(self.text)          # a scan back, not a pass over the whole text
-        prev, key = (p.word_key(before) if before else None), p.word_key(word[:-1] if open_keys else word)
-        widen = 8 if open_keys else 1              # the prefix is shorter: draw more, keep those that fit
-
-        def fits(probs: dict) -> dict:
-            if not open_keys or not probs:
-                return probs
-            kept = {w: q for w, q in probs.items() if word_keys(w)[:len(typed_keys)] == typed_keys}
-            total, share = sum(probs.values()), sum(kept.values())
-            best = sorted(kept.items(), key=lambda kv: -kv[1])[:p.pool]
-            return {w: q * total / share for w, q in best} if share else {}
-
-        def shown(probs: dict) -> dict:        # stored form (decomposed for jamo) -> display form
-            return {p.shown(w): q for w, q in probs.items()} if p.tokenizer.kind == "jamo" else probs
-        word_p = fits(shown(p.words.probs(prev, key, limit=p.pool * widen))) if p.words is not None else {}
-        cache = self._cache() if p.cache else None
-        cache_p = fits(shown(cache.probs(prev, key, limit=p.pool * widen))) if cache is not None else {}
-        if cache_p:         # words of this very text: names and rare words recur
-            n_cached = len(cache.words)                  # a cache of a few words knows little yet
-            mix = self._cache_weight * n_cached / (n_cached + CACHE_PRIOR) if word_p else 1.0
-            word_p = {w: (1 - mix) * word_p.get(w, 0.0) + mix * cache_p.get(w, 0.0) for w in set(word_p) | set(cache_p)}
-        # the likeliest word-statistics candidates are scored exactly by the character model, in the
-        # same batched steps as the beam search; the rest count only if the beam finds them too
-        forced = sorted(word_p, key=lambda w: (-word_p[w], w))[:p.rescore]
-        end = len(self.ids) if end is None else end
-        row, logits = self._states[end]
-        root = self._trie.root(self._states.get(end - len(word_ids)), word_ids, row, logits)
-        added0 = keys(p.shown("".join(p.token_texts[i] for i in word_ids))) - keys(word)
-        char_p = beam_search(p, self._trie, root, word_ids, n, forced, min_keys, open_keys, added0)
-        blend = p.blend if word_p else 1.0     # nothing to blend in: the character model alone
-        scores = {w: blend * char_p.get(w, 0.0) + (1 - blend) * word_p.get(w, 0.0) for w in set(char_p) | set(word_p)}
-        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        """Completions of ``word``, most probable first (see ``blend.candidates``)."""
+        return candidates(self, word, n, min_keys)
 
     def _cache(self):
-        """The session's word cache: words of the text before the current word (the last
-        CACHE_WORDS of them), pushed as word boundaries are passed; rebuilt after other edits."""
-        head = self.text[:len(self.text) - len(current_word(self.text))]
-        done = self._cache_text
-        if done is None or not head.startswith(done):
-            self._cache_model, done, self._cache_weight = WordCache(CACHE_WORDS), "", CACHE_WEIGHT
-            head_words = words_of(head)[-CACHE_WORDS:]
-        elif len(head) == len(done):
-            return self._cache_model             # no word boundary passed since: nothing to push
-        else:
-            head_words = words_of(head[len(done):])
-        cache, words = self._cache_model, self.p.words
-        for w in map(self.p.word_key, head_words):
-            if words is not None and cache.words:
-                # Online EM for the cache's share: how much better did it predict this word than the
-                # train split's statistics? Recurring names push it up; unrelated texts (a stream
-                # of separate reviews) pull it down.
-                prev = cache.words[-1]
-                pc, pt = cache.prob(prev, w), words.prob(prev, w)
-                lam = self._cache_weight
-                if pc + pt > 0:
-                    r = lam * pc / (lam * pc + (1 - lam) * pt)
-                    self._cache_weight = min(0.9, max(0.05, lam + CACHE_RATE * (r - lam)))
-            cache.push(w)
-        self._cache_text = head
-        return cache
+        """The session's word cache, brought up to date with the text (see ``blend.SessionWords``)."""
+        return self._words.update(self.text)
+
+    @property
+    def _cache_weight(self) -> float:
+        return self._words.weight
+
+    @_cache_weight.setter
+    def _cache_weight(self, value: float) -> None:
+        self._words.weight = value
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -282,18 +208,3 @@ def _top(probs: np.ndarray, k: int, texts: list[str]) -> list[tuple[str, float]]
     top = np.argpartition(-probs, k - 1)[:k] if k < probs.size else np.arange(probs.size)
     top = top[np.argsort(-probs[top], kind="stable")]
     return [(texts[i], float(probs[i])) for i in top.tolist() if probs[i] > 0]
-
-
-def common_prefix(a, b) -> int:
-    """Length of the common prefix of two strings or id lists (a C-speed comparison per probe)."""
-    n = min(len(a), len(b))
-    if a[:n] == b[:n]:
-        return n
-    lo, hi = 0, n                    # a[:lo] == b[:lo], a[:hi] != b[:hi]
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid
-    return lo

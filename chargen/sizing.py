@@ -18,6 +18,15 @@ SIZES = [
     (float("inf"), 512, 2, 0.25, 32, 2e-3),   # 30 min and more: the wider model has time to use its size
 ]
 SMALL_CORPUS_TOKENS = 300_000   # below this, more dropout: the model would memorise the text
+# Sizes a user picks by name (the web app's Train tab): name -> (num_layers, hidden_size); "auto"
+# sizes the model from the time budget by SIZES above.
+PRESETS = {"auto": None, "tiny": (1, 64), "small": (2, 192), "medium": (2, 384), "large": (2, 512)}
+
+
+def preset_label(name: str) -> str:
+    """How a preset is shown: "small: 2 × 192", "auto (sized from the time budget)"."""
+    size = PRESETS[name]
+    return f"{name}: {size[0]} × {size[1]}" if size else f"{name} (sized from the time budget)"
 
 
 def auto_size(model_cfg, train_cfg, n_train_tokens: int):

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
+from .completion import add_finished, nth_best
 from .session import Session
-from .wordstats import prefix_range
+from .prefix import prefix_range
 from .words import current_word, is_word_char
 
 
@@ -123,9 +123,8 @@ class SubwordSession(Session):
                     if j is None:
                         cand.append((s, produced + tables.texts[t], b, t))
                     elif j > 0:
-                        w = word + ext[:j]
-                        finished[w] = float(np.logaddexp(finished[w], s)) if w in finished else s
-            nth = sorted(finished.values(), reverse=True)[n - 1] if len(finished) >= n else -math.inf
+                        add_finished(finished, word + ext[:j], s)
+            nth = nth_best(finished.values(), n)
             cand = sorted((c for c in cand if c[0] > nth), reverse=True)[:p.beam_width]
             if not cand:
                 break

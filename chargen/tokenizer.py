@@ -23,17 +23,19 @@ from typing import Iterable, Iterator, Protocol, Sequence, runtime_checkable
 import numpy as np
 import sentencepiece as spm
 
+from .hangul import BLOCK, blocks, codepoints, compose_codepoints, decompose_codepoints, decompose_hangul, from_codepoints
 from .stopping import check
 
 UNK_ID = 0  # reserved in every char/jamo vocab; decodes to "\ufffd"
 UNK_CHAR = "\ufffd"
-CHAR_KINDS = ("char", "jamo")
-SUBWORD_KINDS = ("bpe", "unigram")
+CHAR, JAMO, BPE, UNIGRAM = "char", "jamo", "bpe", "unigram"
+CHAR_KINDS = (CHAR, JAMO)            # one id per character (a jamo model: per jamo of a syllable)
+SUBWORD_KINDS = (BPE, UNIGRAM)       # SentencePiece pieces
 KINDS = CHAR_KINDS + SUBWORD_KINDS
+DEFAULT_SUBWORD_VOCAB = 2000         # bpe / unigram vocabulary size, 256 byte pieces included
 CHAR_FILE = "tokenizer.json"
 SUBWORD_FILE = "tokenizer.model"
 MIN_SUBWORD_VOCAB = 256 + 8  # 256 byte pieces + <unk> + a few real pieces
-_BLOCK = 1 << 20  # chars per numpy pass: bounds the 4-bytes-per-char temporaries on huge texts
 _SP_SPACE = "\u2581"  # "▁": SentencePiece's stand-in for " "; a literal one needs escaping
 _SP_SPECIAL = re.compile("([\u2581\ud800-\udfff])")  # "▁" and lone surrogates
 _MAX_SENTENCE_BYTES = 4192  # SentencePiece's max_sentence_length; longer lines are dropped by it
@@ -55,101 +57,6 @@ class Tokenizer(Protocol):
     def decode(self, ids) -> str: ...
     def token_text(self, token_id: int) -> str: ...
     def save(self, directory) -> dict: ...
-
-
-# ----------------------------------------------------------------------------- Hangul
-# Unicode's arithmetic layout of the 11,172 syllables: S = 0xAC00 + (L * 21 + V) * 28 + T.
-_S_BASE, _S_COUNT = 0xAC00, 11172
-_L_BASE, _V_BASE, _T_BASE = 0x1100, 0x1161, 0x11A7  # T index 0 means "no trailing consonant"
-_V_COUNT, _T_COUNT = 21, 28
-_N_COUNT = _V_COUNT * _T_COUNT
-
-
-def _codepoints(text: str) -> np.ndarray:
-    # surrogatepass: a lone surrogate is still one code point and must not crash encode
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-
-
-def _from_codepoints(cps: np.ndarray) -> str:
-    return cps.astype(np.uint32, copy=False).tobytes().decode("utf-32-le", "surrogatepass")
-
-
-def _blocks(text: str) -> Iterator[str]:
-    for start in range(0, len(text), _BLOCK):
-        yield text[start:start + _BLOCK]
-
-
-def _decompose_codepoints(cps: np.ndarray) -> np.ndarray:
-    """Vectorised NFD for precomposed Hangul syllables only; every other code point is kept."""
-    offset = cps.astype(np.int64) - _S_BASE
-    is_syllable = (offset >= 0) & (offset < _S_COUNT)
-    if not is_syllable.any():
-        return cps
-    s = offset[is_syllable]
-    trail = s % _T_COUNT
-    lengths = np.ones(len(cps), dtype=np.int64)
-    lengths[is_syllable] = 2 + (trail != 0)  # L V, or L V T
-    starts = np.cumsum(lengths) - lengths
-    out = np.empty(int(lengths.sum()), dtype=np.uint32)
-    out[starts[~is_syllable]] = cps[~is_syllable]
-    first = starts[is_syllable]
-    out[first] = _L_BASE + s // _N_COUNT
-    out[first + 1] = _V_BASE + (s % _N_COUNT) // _T_COUNT
-    has_trail = trail != 0
-    out[first[has_trail] + 2] = _T_BASE + trail[has_trail]
-    return out
-
-
-def is_syllable(c: str) -> bool:
-    """A precomposed Hangul syllable (가..힣)."""
-    return _S_BASE <= ord(c) < _S_BASE + _S_COUNT
-
-
-def is_jamo(c: str) -> bool:
-    """A conjoining jamo (U+1100..U+11FF), as in decomposed text (or the first character of ``c``)."""
-    return 0x1100 <= ord(c[0]) <= 0x11FF
-
-
-def is_hangul(c: str) -> bool:
-    """A Hangul syllable, conjoining jamo (U+1100..U+11FF) or compatibility jamo (ㄱ..ㆎ)."""
-    return is_syllable(c) or is_jamo(c) or 0x3131 <= ord(c) <= 0x318E
-
-
-def syllable_jamo(c: str) -> int:
-    """How many conjoining jamo a Hangul syllable decomposes into: 2, or 3 with a final consonant."""
-    return 2 + ((ord(c) - _S_BASE) % _T_COUNT > 0)
-
-
-def decompose_hangul(text: str) -> str:
-    """Split precomposed Hangul syllables into conjoining jamo ("국" -> "ᄀ" "ᅮ" "ᆨ"), exactly as
-    NFD does for them; all other characters (e.g. "é") are left untouched."""
-    return "".join(_from_codepoints(_decompose_codepoints(_codepoints(b))) for b in _blocks(text))
-
-
-def _compose_codepoints(cps: np.ndarray) -> np.ndarray:
-    """Vectorised inverse of _decompose_codepoints: every lead+vowel(+trail) run -> syllable."""
-    c = cps.astype(np.int64)
-    is_lead = (c >= _L_BASE) & (c < _L_BASE + 19)
-    is_vowel = (c >= _V_BASE) & (c < _V_BASE + _V_COUNT)
-    is_trail = (c > _T_BASE) & (c < _T_BASE + _T_COUNT)
-    first = np.flatnonzero(is_lead[:-1] & is_vowel[1:])  # the three ranges are disjoint, so
-    if len(first) == 0:                                  # runs can never overlap
-        return cps
-    third = np.minimum(first + 2, len(c) - 1)
-    has_trail = (first + 2 < len(c)) & is_trail[third]
-    trail = np.where(has_trail, c[third] - _T_BASE, 0)
-    lead, vowel = c[first] - _L_BASE, c[first + 1] - _V_BASE
-    c[first] = _S_BASE + (lead * _V_COUNT + vowel) * _T_COUNT + trail
-    keep = np.ones(len(c), dtype=bool)
-    keep[first + 1] = False
-    keep[third[has_trail]] = False
-    return c[keep].astype(np.uint32)
-
-
-def compose_hangul(text: str) -> str:
-    """Join every conjoining leading+vowel(+trailing) jamo sequence into its syllable (what NFC
-    does for them); everything else, including lone jamo, is left untouched."""
-    return _from_codepoints(_compose_codepoints(_codepoints(text)))
 
 
 def _as_ids(ids, vocab_size: int) -> np.ndarray:
@@ -208,15 +115,15 @@ class CharTokenizer:
         lut = self._table()
         if not self.jamo:  # one id per code point: fill a preallocated array block by block
             out = np.empty(len(text), dtype=np.int64)
-            for i, block in enumerate(_blocks(text)):
-                out[i * _BLOCK:i * _BLOCK + len(block)] = lut[_codepoints(block)]
+            for i, block in enumerate(blocks(text)):
+                out[i * BLOCK:i * BLOCK + len(block)] = lut[codepoints(block)]
             return out
-        parts = [lut[_decompose_codepoints(_codepoints(b))] for b in _blocks(text)]
+        parts = [lut[decompose_codepoints(codepoints(b))] for b in blocks(text)]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
     def decode(self, ids) -> str:
         cps = self._id_to_cp[_as_ids(ids, self.vocab_size)]
-        return _from_codepoints(_compose_codepoints(cps) if self.jamo else cps)
+        return from_codepoints(compose_codepoints(cps) if self.jamo else cps)
 
     def token_text(self, token_id: int) -> str:
         return chr(self._id_to_cp[_as_ids([token_id], self.vocab_size)[0]])
@@ -234,13 +141,13 @@ class CharTokenizer:
 def _fit_char(chunks: Iterable[str], jamo: bool) -> CharTokenizer:
     seen = np.zeros(0x110000, dtype=bool)  # a scatter into a flag per code point: O(n), no sort
     for chunk in chunks:
-        for block in _blocks(chunk):
-            seen[_codepoints(block)] = True
+        for block in blocks(chunk):
+            seen[codepoints(block)] = True
     cps = np.flatnonzero(seen).astype(np.uint32)
     if len(cps) == 0:
         raise TokenizerError("the training text is empty: nothing to build a vocabulary from")
     if jamo:  # syllables never reach the vocab; the jamo they decompose into do
-        cps = np.unique(_decompose_codepoints(cps))
+        cps = np.unique(decompose_codepoints(cps))
     return CharTokenizer([chr(c) for c in cps], jamo=jamo)
 
 
@@ -341,7 +248,7 @@ def _fit_subword(kind: str, chunks: Iterable[str], vocab_size: int, should_stop=
     if vocab_size < MIN_SUBWORD_VOCAB:
         raise TokenizerError(f"vocab_size={vocab_size} is too small for {kind}: the 256 byte "
                              f"pieces and <unk> count toward it; use at least {MIN_SUBWORD_VOCAB} "
-                             "(really 256 + distinct characters + merges, e.g. 2000)")
+                             f"(really 256 + distinct characters + merges, e.g. {DEFAULT_SUBWORD_VOCAB})")
     model = io.BytesIO()
     if should_stop is None:
         _train_sentencepiece(kind, chunks, vocab_size, model)
@@ -390,7 +297,8 @@ def _train_sentencepiece(kind: str, chunks: Iterable[str], vocab_size: int, mode
 
 
 # ----------------------------------------------------------------------------- entry points
-def fit_tokenizer(kind: str, chunks: Iterable[str], vocab_size: int = 2000, should_stop=None) -> Tokenizer:
+def fit_tokenizer(kind: str, chunks: Iterable[str], vocab_size: int = DEFAULT_SUBWORD_VOCAB,
+                  should_stop=None) -> Tokenizer:
     """Build a tokenizer of `kind` from the training text, given as an iterable of string chunks.
     vocab_size is used only by bpe/unigram (char/jamo vocabularies are what the text holds).
     ``should_stop()`` True interrupts a subword fit (``stopping.Interrupted``)."""

@@ -28,7 +28,8 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
-from .session import common_prefix
+from .faststep import use_keystroke_threads  # noqa: F401  (the serving side's one-thread rule)
+from .prefix import common_prefix
 
 # The keyboard reads the last 3,000-4,000 characters of the text: a huge paste costs one pass over
 # that, not over all of it (a novel through the Korean model is minutes). The cut moves in steps of
@@ -77,8 +78,8 @@ class Typist:
         the keyboard reads. Call it holding ``lock``."""
         self.used = time.monotonic()
         if model != self.model or self.session is None or self.session.p is not predictor:
-            self.session, self.model = predictor.session(), model
-            self.session.composing = True    # typed with an input method: 초 may still become 최
+            # typed with an input method: 초 may still become 최
+            self.session, self.model = predictor.session(composing=True), model
         return self.session.set_text(text[context_start(text):])
 
     def memory_bytes(self) -> int:

@@ -1,83 +1,24 @@
-"""Word-level completion baselines: what a basic phone keyboard does, for comparison.
+"""Word statistics for the keyboard: what ships in a checkpoint (``words.json``, the train split's
+word unigram and bigram counts) and a session's cache of its own recent words, both queried as
+P(word | previous word, typed prefix) with absolute discounting. Usage:
 
-``UnigramCompleter`` offers the most frequent training words that start with the typed prefix;
-``BigramCompleter`` ranks them by count after the previous word, backing off to unigram counts.
-Both speak the same small protocol as the model engine in ``evaluate``: ``reset()``,
-``type(text)``, ``suggest(n) -> [word, ...]`` (whole words extending the current one). Usage:
-
-    c = BigramCompleter.fit(train_text); c.type("Mr. Kni"); c.suggest(3)
+    words = WordModel.fit(chunks_of_train_text); words.save(checkpoint_dir)
+    words = WordModel.load(checkpoint_dir); words.probs("Mr", "Kni", limit=8)   # {"Knightley": 0.9, ...}
+    cache = WordCache(1000); cache.push("Emma"); cache.probs(None, "Em", limit=8)
 """
 from __future__ import annotations
 
 import bisect
 import heapq
 import itertools
-from collections import Counter, defaultdict
+import json
+import re
+from collections import Counter, defaultdict, deque
+from pathlib import Path
 
-from .words import current_word, is_word_char, previous_word, words_of
+from .prefix import prefix_range
+from .words import is_word_char
 
-
-def prefix_range(sorted_strings: list[str], prefix: str) -> tuple[int, int]:
-    """The slice of a sorted list holding exactly the strings that start with ``prefix``."""
-    return (bisect.bisect_left(sorted_strings, prefix),
-            bisect.bisect_left(sorted_strings, prefix + "\U0010ffff"))
-
-
-
-class UnigramCompleter:
-    def __init__(self, counts: Counter):
-        self.counts = counts
-        self.sorted_words = sorted(counts)
-        self._memo: dict = {}              # (prefix, n) -> ranked words
-        self.reset()
-
-    @classmethod
-    def fit(cls, text: str):
-        return cls(Counter(words_of(text)))
-
-    def reset(self):
-        self.text = ""
-
-    def type(self, text: str):
-        self.text += text
-
-    def _unigram(self, prefix: str, n: int, exclude=()) -> list[str]:
-        ranked = self._ranked(prefix, n + len(exclude))
-        return [w for w in ranked if w not in exclude][:n]
-
-    def _ranked(self, prefix: str, n: int) -> list[str]:
-        """The n most frequent words extending ``prefix`` (memoised: prefixes recur all the time)."""
-        memo = self._memo
-        if (prefix, n) not in memo:
-            lo, hi = prefix_range(self.sorted_words, prefix)
-            cands = (w for w in self.sorted_words[lo:hi] if len(w) > len(prefix))
-            memo[prefix, n] = heapq.nsmallest(n, cands, key=lambda w: (-self.counts[w], w))
-        return memo[prefix, n]
-
-    def suggest(self, n: int = 3) -> list[str]:
-        return self._unigram(current_word(self.text), n)
-
-
-class BigramCompleter(UnigramCompleter):
-    def __init__(self, counts: Counter, following: dict):
-        self.following = following
-        super().__init__(counts)
-
-    @classmethod
-    def fit(cls, text: str):
-        words = words_of(text)
-        following: dict[str, Counter] = defaultdict(Counter)
-        for a, b in zip(words, words[1:]):
-            following[a][b] += 1
-        return cls(Counter(words), following)
-
-    def suggest(self, n: int = 3) -> list[str]:
-        prefix = current_word(self.text)
-        before = previous_word(self.text)
-        nxt = self.following.get(before, Counter()) if before else Counter()
-        ranked = heapq.nsmallest(n, (w for w in nxt if w.startswith(prefix) and len(w) > len(prefix)),
-                                 key=lambda w: (-nxt[w], -self.counts[w], w))
-        return ranked + self._unigram(prefix, n - len(ranked), exclude=set(ranked))
 
 
 MEMO_ENTRIES = 8192       # memoised word-statistics queries per model
@@ -107,7 +48,6 @@ class WordModel:
 
     @classmethod
     def fit(cls, chunks, max_words: int = 50_000, min_bigram: int = 2):
-        import re
         word = re.compile(r"(?:[^\W_]|')+")
         uni, bi, prev, carry = Counter(), Counter(), None, ""
         for text, last in itertools.chain(((c, False) for c in chunks), [("", True)]):
@@ -130,15 +70,11 @@ class WordModel:
         return cls(keep, bigrams)
 
     def save(self, directory) -> None:
-        import json
-        from pathlib import Path
         Path(directory, self.FILE).write_text(json.dumps({"unigrams": self.unigrams, "bigrams": self.bigrams},
                                                          ensure_ascii=False))
 
     @classmethod
     def load(cls, directory):
-        import json
-        from pathlib import Path
         f = Path(directory, cls.FILE)
         if not f.exists():
             return None
@@ -226,7 +162,6 @@ class WordCache:
     word at a time as the user passes word boundaries (the recent text's names and rare words)."""
 
     def __init__(self, size: int = 1000):
-        from collections import deque
         self.size, self.words = size, deque()
         self.unigrams: Counter = Counter()
         self.bigrams: dict[str, Counter] = defaultdict(Counter)

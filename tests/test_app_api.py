@@ -199,32 +199,34 @@ def test_no_model_yet(tmp_path):
 
 
 def test_keyboard_completes_a_syllable_still_being_composed(tmp_path):
-    import app
+    from chargen.typists import Typist
+    from chargen.web.handlers import keyboard_view
     from chargen.catalog import Catalog
     from conftest import KOREAN
     root = tmp_path / "checkpoints"
     root.mkdir()
     train_tiny(root, "korean", KOREAN * 40, steps=40, hidden=16)
-    catalog, typist = Catalog(root), app.Typist()
-    html, typist = app.keyboard_view(catalog, "배우들 연기가 초", "korean", typist)
+    catalog, typist = Catalog(root), Typist()
+    html, typist = keyboard_view(catalog, "배우들 연기가 초", "korean", typist)
     assert "최고였어요" in html                    # an input method shows 초 on the way to 최
-    html, _ = app.keyboard_view(catalog, "배우들 연기가 ㅊ", "korean", typist)
+    html, _ = keyboard_view(catalog, "배우들 연기가 ㅊ", "korean", typist)
     assert "최고였어요" in html
 
 
 def test_a_huge_paste_is_read_from_its_end_and_a_click_loses_nothing(tmp_path):
-    import app
+    from chargen.typists import KEYBOARD_CONTEXT, Typist, context_start
+    from chargen.web.handlers import keyboard_view, press
     from chargen.catalog import Catalog
     root = tmp_path / "checkpoints"
     root.mkdir()
     train_tiny(root, "english", TEXT, steps=20, hidden=16)
-    catalog, typist = Catalog(root), app.Typist()
+    catalog, typist = Catalog(root), Typist()
     big = ENGLISH * 3000 + "All: Spe"                        # half a million characters
-    assert app.context_start(big) == app.context_start(big + "a") > 0
-    html, typist = app.keyboard_view(catalog, big, "english", typist)
+    assert context_start(big) == context_start(big + "a") > 0
+    html, typist = keyboard_view(catalog, big, "english", typist)
     assert f'data-len="{len(big)}"' in html and "sugg" in html
-    assert typist.session.steps <= app.KEYBOARD_CONTEXT        # one pass over the end, not the whole paste
+    assert typist.session.steps <= KEYBOARD_CONTEXT        # one pass over the end, not the whole paste
     steps = typist.session.steps
-    app.keyboard_view(catalog, big + "a", "english", typist)
+    keyboard_view(catalog, big + "a", "english", typist)
     assert typist.session.steps - steps <= 2                   # typing on reuses the cached states
-    assert app.press(catalog, "w:Speak", big, "english", typist) == big[:-3] + "Speak "
+    assert press(catalog, "w:Speak", big, "english", typist) == big[:-3] + "Speak "

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from chargen.__main__ import main
+from chargen.cli import main
 
 
 def test_train_sample_eval_info(tmp_path, english_file, capsys):
@@ -96,7 +96,7 @@ def test_eval_ksr(tmp_path, english_file, capsys):
 def test_eval_ksr_scores_the_suggestion_bars_engine(tmp_path, english_file, capsys):
     # the app's engine: the checkpoint's word statistics and the session cache; --no-words leaves
     # the statistics out (an ablation)
-    from chargen.evaluate import ModelEngine, keystroke_savings
+    from chargen.keystrokes import ModelEngine, keystroke_savings
     from chargen.predictor import Predictor
     run = tmp_path / "run"
     assert main(["train", "--corpus", str(english_file), "--out", str(run), "--max-steps", "30", "--max-minutes", "0",

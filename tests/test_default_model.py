@@ -63,6 +63,6 @@ def test_suggestions_know_the_novels(default, text, word):
 
 
 def test_cli_and_app_default_to_it():
-    from chargen.__main__ import DEFAULT_CHECKPOINT
+    from chargen.cli import DEFAULT_CHECKPOINT
     assert Path(DEFAULT_CHECKPOINT).resolve() == DEFAULT.resolve()
     assert json.loads((DEFAULT / "config.json").read_text())["tokenizer"]["kind"] == "char"

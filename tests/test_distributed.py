@@ -14,7 +14,9 @@ from chargen.checkpoint import load_checkpoint
 from chargen.distributed import Dist
 from chargen.evaluate import stream_loss
 from chargen.model import CharLM, ModelConfig
-from chargen.train import SYNC_EVERY, TrainConfig, _train, train
+from chargen.stopping import StopFlag
+from chargen.train import TrainConfig, train
+from chargen.training import SYNC_EVERY, Run
 from conftest import ENGLISH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,8 +105,7 @@ def test_interrupted_two_process_run_resumes_exactly(tmp_path, corpus):
 def test_a_global_batch_that_does_not_split_is_refused(tmp_path, corpus):
     cfg = TrainConfig(corpus=[str(corpus)], out=str(tmp_path / "run"), batch_size=5, progress=False)
     with pytest.raises(ValueError, match="--batch-size 5 is the global batch, shared by 2 processes"):
-        _train(Dist(torch.device("cpu"), rank=0, world_size=2), cfg, ModelConfig(**MODEL),
-               None, None, print, None, None, None)
+        Run(Dist(torch.device("cpu"), rank=0, world_size=2), cfg, ModelConfig(**MODEL), StopFlag())
 
 
 def test_validation_shards_sum_to_the_whole():

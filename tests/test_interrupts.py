@@ -61,7 +61,7 @@ def _full_disk(*args, **kwargs):
 
 def test_a_full_disk_while_saving_is_one_clear_error_and_the_last_checkpoint_stays(tmp_path, english_file,
                                                                                   monkeypatch, capsys):
-    from chargen import __main__ as cli
+    from chargen import cli
     from chargen import checkpoint
     run = tmp_path / "run"
     train(tiny_train_config(english_file, run, max_steps=20), ModelConfig(num_layers=1, hidden_size=16),

@@ -1,7 +1,9 @@
 import pytest
 
-from chargen.evaluate import jamo_keys, keystroke_savings
-from chargen.wordstats import BigramCompleter, UnigramCompleter, words_of
+from chargen.keys import jamo_keys
+from chargen.keystrokes import keystroke_savings
+from chargen.baselines import BigramCompleter, UnigramCompleter
+from chargen.words import words_of
 
 
 class Scripted:
@@ -119,8 +121,8 @@ def test_previous_word_is_the_last_whole_word_before_the_current_one(text):
 
 
 def test_jamo_typing_offers_before_every_jamo_key():
-    from chargen.evaluate import JamoTyping
-    from chargen.tokenizer import decompose_hangul
+    from chargen.keystrokes import JamoTyping
+    from chargen.hangul import decompose_hangul
     train = "한국어 한국어 한국어 한국인들"
     text = "한국인들"                                   # 12 jamo: ㅎㅏㄴ ㄱㅜㄱ ㅇㅣ ㄴ ㄷㅡㄹ
     # Offered only at syllable boundaries, "한국인들" shows once 인 is typed: 9 jamo + a tap.

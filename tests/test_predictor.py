@@ -221,7 +221,8 @@ def test_typing_along_a_completion_reuses_the_search(knightley):
 
 
 def test_word_cache_updates_incrementally_like_a_rebuild():
-    from chargen.wordstats import WordCache, words_of
+    from chargen.wordstats import WordCache
+    from chargen.words import words_of
     text = "the cat saw the dog and the cat ran " * 3
     s = _random_predictor().session()
     for ch in text:
@@ -262,7 +263,7 @@ def test_a_huge_paste_keeps_a_bounded_number_of_states():
 
 
 def _composing_predictor(text, kind):
-    from chargen.tokenizer import decompose_hangul
+    from chargen.hangul import decompose_hangul
     from chargen.wordstats import WordModel
     pred = _random_predictor(text, kind=kind)
     pred.words = WordModel.fit([decompose_hangul(text) if kind == "jamo" else text])
@@ -280,7 +281,7 @@ def test_composing_a_syllable_completes_what_it_may_still_become(kind):
         assert all(word_keys(w)[:len(word_keys(typed))] == word_keys(typed) and w != typed for w in got)
     plain = pred.session("오늘 고")
     plain.composing = False                                 # the syllable is done: 고 starts every word
-    from chargen.tokenizer import decompose_hangul as nfd
+    from chargen.hangul import decompose_hangul as nfd
     done = [w for w, _ in plain.complete_word(8)]           # (a jamo model may still add a final: 공부)
     assert all((nfd(w) if kind == "jamo" else w).startswith(nfd("고") if kind == "jamo" else "고") for w in done)
     assert "과자" not in done

@@ -61,7 +61,7 @@ def test_stop_strings_end_generation_before_the_stop():
 
 
 def test_jamo_output_is_recomposed_syllables():
-    from chargen.tokenizer import compose_hangul
+    from chargen.hangul import compose_hangul
     tok = fit_tokenizer("jamo", [KOREAN])
     model = _model(tok.vocab_size)
     pieces = list(generate(model, tok, "국민", length=300, seed=3))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from chargen.hangul import compose_hangul, decompose_hangul
 from chargen.tokenizer import (UNK_ID, CharTokenizer, SubwordTokenizer, Tokenizer, TokenizerError,
-                               _training_sentences, compose_hangul, decompose_hangul,
-                               fit_tokenizer, load_tokenizer)
+                               _training_sentences, fit_tokenizer, load_tokenizer)
 
 FAST = settings(max_examples=150, deadline=None)
 KOREAN = "국민대학교 영화 정말 재밌어요! ㅋㅋㅋ 최고👍"

@@ -1,0 +1,142 @@
+"""Command line: ``python -m chargen train | sample | suggest | eval | export | info``.
+
+A thin layer: every command parses flags (generated from the library's config dataclasses where
+there is one) and calls the library. Errors in the user's input (corpus, checkpoint, flags) print one
+clear line and exit with status 2, never a traceback; a stop before anything was saved, 130.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError, export_checkpoint, load_checkpoint
+from .cli_args import add_dataclass_args, dataclass_from_args
+from .cli_keyboard import add_keyboard_commands, cmd_eval, cmd_suggest
+from .data import CorpusError
+from .model import ModelConfig
+from .sample import SampleConfig, generate
+from .stopping import Interrupted
+from .tokenizer import TokenizerError
+from .train import RESUME_OVERRIDES, TrainConfig, train
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m chargen", description="Character/subword LSTM language models.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model on a corpus (or --resume one)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_dataclass_args(t, TrainConfig)
+    add_dataclass_args(t, ModelConfig)
+
+    s = sub.add_parser("sample", help="generate text from a checkpoint")
+    s.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
+    s.add_argument("--prompt", default="", help="text to continue")
+    add_dataclass_args(s, SampleConfig)
+    s.add_argument("--stop", action="append", default=[], help="stop when this string is produced (repeatable)")
+
+    add_keyboard_commands(sub, str(DEFAULT_CHECKPOINT))
+
+    x = sub.add_parser("export", help="copy a checkpoint for shipping: smaller weights, no trainer state")
+    x.add_argument("--checkpoint", required=True, help="checkpoint or run directory (a run means its best/)")
+    x.add_argument("--out", required=True, help="directory to write")
+    x.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default="float16",
+                   help="weight precision on disk (loading casts back to float32)")
+    x.add_argument("--force", action="store_true", help="replace an existing checkpoint at --out")
+
+    i = sub.add_parser("info", help="describe a checkpoint")
+    i.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
+    return p
+
+
+def _command_line(args) -> str:
+    return "python -m chargen " + " ".join(shlex.quote(a) for a in args.argv)
+
+
+def cmd_train(args) -> int:
+    cfg = dataclass_from_args(TrainConfig, args)
+    overrides = {k: getattr(args, k) for k in RESUME_OVERRIDES if getattr(args, k) is not None}
+    if not cfg.resume and not cfg.corpus:
+        raise ValueError("give the text to learn: --corpus PATH [PATH ...] (or --resume a run)")
+    try:
+        summary = train(cfg, dataclass_from_args(ModelConfig, args), command=_command_line(args),
+                        log=lambda m: print(m, file=sys.stderr), resume_overrides=overrides)
+    except Interrupted as e:             # before the first checkpoint: nothing to resume yet
+        print(f"{e}: nothing was saved yet; run the same command again to start over", file=sys.stderr)
+        return 130
+    if summary["rank"] != 0:             # under torchrun, rank 0 alone reports
+        return 0
+    last = summary["last"]
+    print(f"{summary['stop_reason']} after {summary['step']} steps, {summary['elapsed'] / 60:.1f} min: "
+          f"val {last.get('val_nats', float('nan')):.4f} nats/char, {last.get('val_bpc', float('nan')):.4f} bpc; "
+          f"best {summary['best_val_nats']:.4f} nats/char -> {Path(summary['out']) / 'best'}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    model, tok, _ = load_checkpoint(args.checkpoint)
+    c = dataclass_from_args(SampleConfig, args)
+    sys.stdout.write(args.prompt)
+    for piece in generate(model, tok, args.prompt, c.length, c.temperature, c.top_k, c.top_p, c.greedy, c.seed,
+                          args.stop):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_export(args) -> int:
+    if Path(args.out).exists() and not args.force:
+        raise ValueError(f"{args.out} exists; give --force to replace it")
+    path = export_checkpoint(args.checkpoint, args.out, getattr(torch, args.dtype), _command_line(args))
+    size = sum(f.stat().st_size for f in Path(path).iterdir())
+    print(f"exported {args.checkpoint} -> {path} ({size / 1e6:.1f} MB, weights in {args.dtype})")
+    return 0
+
+
+def cmd_info(args) -> int:
+    model, tok, config = load_checkpoint(args.checkpoint)
+    m, c = config["model"], config.get("corpus", {})
+    print(f"model:     {m['num_layers']} x {m['hidden_size']} {m['cell'].upper()}, embedding {m['embed_size']}, "
+          f"dropout {m['dropout']}, tied {m['tie_weights']}, {model.num_params():,} parameters")
+    print(f"tokenizer: {tok.kind}, {tok.vocab_size:,} symbols")
+    if c:
+        print(f"corpus:    {', '.join(c.get('files', []))} ({c.get('chars', 0):,} chars, sha256 {c.get('sha256', '')[:16]}...)")
+    metrics = config.get("metrics", {})
+    if metrics:
+        print(f"val:       {metrics.get('val_nats', float('nan')):.4f} nats/char, "
+              f"{metrics.get('val_bpc', float('nan')):.4f} bpc at step {metrics.get('step')}")
+    if config.get("command"):
+        print(f"trained:   {config['command']}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info, "suggest": cmd_suggest,
+            "export": cmd_export}
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return COMMANDS[args.command](args)
+    except (CorpusError, CheckpointError, TokenizerError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:            # a second Ctrl-C: stop at once
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:                 # a full disk, a read-only folder: one line, not a traceback
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        print(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}"
+              f"{' (the disk is full: free some space, then run the command again)' if full else ''}", file=sys.stderr)
+        return 2

@@ -1,0 +1,136 @@
+"""The command line's keyboard commands: ``suggest`` (one-shot, piped, or an interactive terminal
+keyboard where Tab accepts) and ``eval`` (the loss of a text and, with ``--ksr``, the keystroke
+simulation on the suggestion bar's own engine). Called by ``chargen.cli``.
+"""
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import sys
+from pathlib import Path
+
+from .data import find_files, iter_text
+from .evaluate import text_metrics
+from .faststep import use_keystroke_threads
+from .hangul import decompose_hangul, is_korean_text
+from .keys import jamo_keys
+from .keystrokes import ComposedTyping, JamoTyping, ModelEngine, keystroke_savings
+from .predictor import Predictor
+from .words import current_word
+
+
+def add_keyboard_commands(sub, default_checkpoint: str) -> None:
+    e = sub.add_parser("eval", help="loss of a text under a checkpoint (nats/char, bits/char)")
+    e.add_argument("--checkpoint", default=default_checkpoint, help="checkpoint or run directory")
+    e.add_argument("--text", required=True, help="text file to score")
+    e.add_argument("--encoding", default="utf-8", help="the text file's encoding")
+    e.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    e.add_argument("--ksr", action="store_true", help="also simulate typing the text with word suggestions "
+                   "(keystroke savings rate, next-character accuracy, latency)")
+    e.add_argument("--suggestions", type=int, default=3, help="word completions offered per keystroke (--ksr)")
+    e.add_argument("--max-chars", type=int, default=0, help="simulate only the first N characters (--ksr; 0: all)")
+    e.add_argument("--jamo-typing", action="store_true",
+                   help="Korean text (--ksr): also simulate typing a jamo per key, suggestions before every key")
+    e.add_argument("--no-words", action="store_true",
+                   help="--ksr without the checkpoint's word statistics (an ablation: the model and the session cache)")
+    e.add_argument("--no-cache", action="store_true", help="--ksr without the session's word cache (an ablation)")
+
+    g = sub.add_parser("suggest", help="keyboard suggestions: interactive (Tab accepts) or one-shot --text")
+    g.add_argument("--checkpoint", default=default_checkpoint, help="checkpoint or run directory")
+    g.add_argument("--text", default=None, help="print suggestions for this text and exit")
+    g.add_argument("-n", type=int, default=3, help="how many suggestions")
+    g.add_argument("--composing", action="store_true",
+                   help="the last Hangul syllable may still change, as in an input method (syllable models)")
+
+
+def cmd_eval(args) -> int:
+    if args.ksr:
+        use_keystroke_threads()          # the simulation is keystrokes: one thread, as the app serves them
+    # the suggestion bar's own engine: the checkpoint's word statistics and the session cache
+    predictor = Predictor.from_checkpoint(args.checkpoint, cache=not args.no_cache,
+                                          **({"words": None} if args.no_words else {}))
+    text = "".join(iter_text(find_files([args.text]), args.encoding))
+    m = text_metrics(predictor.model, predictor.tokenizer, text)
+    print(f"{args.text}: {m['val_nats']:.4f} nats/char, {m['val_bpc']:.4f} bits/char "
+          f"({m['val_chars']:,} characters, {m['val_tokens']:,} tokens, "
+          f"{m['val_nats_per_token']:.4f} nats/token)")
+    if args.ksr:
+        m.update(_ksr(args, predictor, text[:args.max_chars] if args.max_chars else text))
+    if args.json:
+        Path(args.json).write_text(json.dumps(m, indent=2))
+    return 0
+
+
+def _ksr(args, predictor: Predictor, text: str) -> dict:
+    """Keystroke savings of the suggestion bar typing ``text`` (and a jamo per key, for Korean)."""
+    korean = is_korean_text(text)
+    k = keystroke_savings(ModelEngine(predictor), text, args.suggestions, progress=True,
+                          also={"jamo": jamo_keys} if korean else None)
+    print(f"keystroke savings {k['ksr']:.3f} with {args.suggestions} suggestions (oracle {k['oracle_ksr']:.3f}); "
+          f"next-char accuracy top-1 {k['top1_char_acc']:.3f}, top-3 {k['top3_char_acc']:.3f}; "
+          f"suggestions p50 {k['suggest_ms_p50']:.2f} ms, p99 {k['suggest_ms_p99']:.2f} ms")
+    if korean:
+        print(f"keystroke savings in jamo keystrokes {k['ksr_jamo']:.3f} (oracle {k['oracle_ksr_jamo']:.3f})")
+    if korean and args.jamo_typing:
+        typist = (JamoTyping if predictor.jamo else ComposedTyping)(ModelEngine(predictor))
+        j = keystroke_savings(typist, decompose_hangul(text), args.suggestions, progress=True)
+        print(f"typed a jamo per key, suggestions before every key: keystroke savings {j['ksr']:.3f} "
+              f"(oracle {j['oracle_ksr']:.3f}); suggestions p50 {j['suggest_ms_p50']:.2f} ms")
+        k.update({f"jamo_typing_{name}": v for name, v in j.items()})
+    return k                           # ksr, oracle_ksr, top1/top3_char_acc, suggest_ms_*, ...
+
+
+def _suggestion_line(session, n: int) -> str:
+    chars = "  ".join(f"{c!r}:{p:.2f}" for c, p in session.next_chars(n))
+    words = session.complete_word(n) if current_word(session.text) else session.next_words(n)
+    return f"next: {chars}   words: " + " | ".join(f"{w} ({p:.2f})" for w, p in words)
+
+
+def cmd_suggest(args) -> int:
+    use_keystroke_threads()
+    session = Predictor.from_checkpoint(args.checkpoint, composing=args.composing).session()
+    if args.text is not None:
+        session.set_text(args.text)
+        print(_suggestion_line(session, args.n))
+        return 0
+    if not sys.stdin.isatty():               # piped input: suggestions after each line
+        for line in sys.stdin:
+            session.set_text(line.rstrip("\n"))
+            print(_suggestion_line(session, args.n))
+        return 0
+    return _interactive(session, args.n)
+
+
+def _interactive(session, n: int) -> int:
+    import termios      # POSIX only: the interactive keyboard needs a Unix terminal (optional)
+    import tty
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    print("Type; Tab accepts the first word, Backspace deletes, Ctrl-D quits.")
+    try:
+        tty.setcbreak(fd)
+        while True:
+            words = session.suggest(n)                   # the suggestion bar, as in the app
+            shown = session.text.replace("\n", "⏎")[-60:]
+            sys.stdout.write("\r\033[K" + shown + "\033[2m   [" + " | ".join(words) + "]\033[0m")
+            sys.stdout.flush()
+            ch = decoder.decode(os.read(fd, 4))
+            if ch in ("\x04", ""):
+                break
+            for c in ch:
+                if c == "\t" and words:
+                    session.accept(words[0])
+                elif c in ("\x7f", "\b"):
+                    session.backspace()
+                elif c == "\r":
+                    session.type("\n")
+                elif c.isprintable() or c == "\n":
+                    session.type(c)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        print()
+    return 0

@@ -1,0 +1,176 @@
+"""What the web app's events do: the Keyboard tab's view and clicks, the model card and sample,
+streamed generation, and the keyboard API (/suggest through Gradio, and the same call as plain JSON).
+Each handler calls the library (catalog, typists, predictor) and returns what the page shows.
+
+    keyboard_view(catalog, "Mr. Knightl", "default", typist)   # (panel HTML, the tab's Typist)
+    api = KeyboardApi(catalog); api.suggest_now("Mr. Knightl", "", 3, "my-id")
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from urllib.parse import unquote
+
+import gradio as gr
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..catalog import Catalog
+from ..checkpoint import CheckpointError
+from ..keys import delete_key, is_jamo, key_distribution, type_jamo, typed_jamo
+from ..sample import SampleConfig
+from ..typists import Typist, TypistPool, keystroke_async
+from ..words import current_word
+from .render import render_panel
+
+NO_MODEL = "No model yet — train one in the Train tab."
+N_CHIPS, STREAM_EVERY = 8, 0.03          # next-character chips; seconds between streamed updates
+MODEL_SAMPLE_CHARS = 300                 # the Model tab's sample
+
+
+def keyboard_view(catalog: Catalog, text: str, model: str | None, typist):
+    """Everything the Keyboard tab shows for ``text``: (panel HTML, the tab's Typist)."""
+    typist = typist or Typist()
+    text = text or ""
+    if not model:
+        return render_panel(text, message=NO_MODEL), typist
+    try:
+        predictor = catalog.predictor(model)
+        with typist.lock:
+            s = typist.session_for(predictor, model, text)
+            words, chars = s.suggest(3), s.next_chars(N_CHIPS)
+            mass, _ = key_distribution(s)
+    except CheckpointError as e:
+        return render_panel(text, message=str(e)), typist
+    return render_panel(text, words, chars, predictor.korean, mass), typist
+
+
+def press(catalog: Catalog, key: str, text: str, model: str | None, typist) -> str:
+    """The text after a click on a suggestion (w:), a chip (c:) or an on-screen key (k:)."""
+    text = text or ""
+    kind, _, value = key.partition(":")
+    value = unquote(value)
+    if not model or not value:
+        return text
+    if kind == "w":                          # like a phone: the word in place of the typed part, a space
+        return text[:len(text) - len(current_word(text))] + value + " "
+    typist = typist or Typist()
+    predictor = catalog.predictor(model)
+    with typist.lock:
+        s = typist.session_for(predictor, model, text)
+        if kind == "k":
+            if value == "bksp":
+                return delete_key(text, predictor.jamo)
+            _, best = key_distribution(s)
+            value = best.get(value) or {"space": " ", "enter": "\n"}.get(value) or \
+                (typed_jamo(value) if predictor.jamo else value)
+    return type_jamo(text, value) if predictor.jamo and is_jamo(value) else text + value
+
+
+def model_card(catalog: Catalog, model: str | None):
+    if not model:
+        return NO_MODEL, {}
+    try:
+        entry, predictor = catalog.entry(model), catalog.predictor(model)
+    except CheckpointError as e:
+        return str(e), {}
+    c = entry.config
+    m, tok, corpus, metrics = c["model"], c["tokenizer"], c.get("corpus", {}), c.get("metrics", {})
+    files = ", ".join(Path(f).name for f in corpus.get("files", [])) or "unknown"
+    lines = [f"### {model}",
+             f"- **model**: {m['cell'].upper()} {m['num_layers']} × {m['hidden_size']}, "
+             f"{predictor.num_params() / 1e6:.2f} M parameters, dropout {m.get('dropout', 0)}",
+             f"- **tokenizer**: {tok.get('kind')} ({predictor.vocab_size:,} symbols)",
+             f"- **corpus**: {files} ({corpus.get('chars', 0):,} characters)",
+             f"- **val bpc**: {metrics['val_bpc']:.3f} ({metrics['val_nats']:.3f} nats/char) at step "
+             f"{metrics.get('step', '?'):,}" if "val_bpc" in metrics else "- **val bpc**: not validated yet",
+             f"- **budget**: {c.get('train', {}).get('max_minutes', '?')} min · checkpoint `{entry.path.name}`"]
+    return "\n".join(lines), c
+
+
+def model_sample(catalog: Catalog, model: str | None, seed: int | None = 0) -> str:
+    if not model:
+        return NO_MODEL
+    try:
+        p = catalog.predictor(model)
+    except CheckpointError as e:
+        return str(e)
+    return "".join(p.generate("", MODEL_SAMPLE_CHARS, SampleConfig.temperature, seed=seed))
+
+
+def stream_generate(catalog: Catalog, prompt, temperature, top_k, top_p, length, seed, model):
+    """Yield the growing text (prompt + continuation) at most every STREAM_EVERY seconds."""
+    model = model or catalog.default_name()
+    if not model:
+        raise gr.Error(NO_MODEL)
+    try:
+        p = catalog.predictor(model)
+        pieces = p.generate(prompt or "", int(length), float(temperature), int(top_k), float(top_p),
+                            seed=None if seed is None or seed == "" else int(seed))
+        text, last = prompt or "", 0.0
+        for piece in pieces:
+            text += piece
+            if time.monotonic() - last >= STREAM_EVERY:
+                last = time.monotonic()
+                yield text
+        yield text
+    except (ValueError, CheckpointError) as e:       # invalid settings, broken checkpoint
+        raise gr.Error(str(e)) from None
+
+
+class KeyboardApi:
+    """The keyboard as an API: /suggest (Gradio, gradio_client) and /keyboard/suggest (plain JSON)
+    answer the same call from the same pool of sessions (see chargen/typists.py)."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog, self.pool = catalog, TypistPool()
+
+    def suggest_now(self, text: str, model: str, n, session: str) -> dict:
+        """The answer for ``text`` (run it on the keystroke worker: see ``keystroke_async``)."""
+        model = model or self.catalog.default_name()
+        if not model:
+            raise gr.Error(NO_MODEL)
+        try:
+            predictor = self.catalog.predictor(model)           # a listed model, or CheckpointError
+            n = max(1, min(10, int(n)))
+            if session:
+                sid, typist = self.pool.checkout(session)
+                typist.lock.acquire()
+            else:
+                sid, typist = None, self.pool.anonymous(text)
+            try:
+                s = typist.session_for(predictor, model, text)
+                answer = {"model": model, "kind": "next words" if not current_word(text) else "completions",
+                          "suggestions": s.suggest(n), "next_chars": [[c, p] for c, p in s.next_chars(N_CHIPS)]}
+                return {"session": sid or self.pool.offer(typist), **answer}
+            finally:
+                typist.lock.release()
+        except (CheckpointError, ValueError) as e:
+            raise gr.Error(str(e)) from None
+
+    def gradio_endpoint(self):
+        """/suggest's function, with the signature and docstring gradio_client shows."""
+        async def suggest(text: str, model: str = "", n: int = 3, session: str = "") -> dict:
+            """Keyboard suggestions for `text`: the suggestion bar (completions of the current word, or
+            next words after a space), the next characters and their probabilities. `session`: the id
+            an earlier answer returned (or one of your own, 1-64 letters, digits, - or _): your own
+            keyboard session, where a call costs only the keys typed since the last one. Without it
+            the answer is just as right, from a shared pool, and carries an id for the next call."""
+            return await keystroke_async(self.suggest_now, text, model, n, session)
+        return suggest
+
+    async def json_endpoint(self, request: Request) -> Response:
+        """POST {"text": ..., "model": "", "n": 3, "session": ""} -> the /suggest answer as JSON;
+        a bad request is {"error": message} with status 400."""
+        try:
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
+                raise ValueError('send a JSON object: {"text": "...", "model": "", "n": 3, "session": ""}')
+            answer = await keystroke_async(self.suggest_now, body.get("text", ""), str(body.get("model") or ""),
+                                           body.get("n", 3), str(body.get("session") or ""))
+            return Response(json.dumps(answer, ensure_ascii=False), media_type="application/json")
+        except (ValueError, TypeError, CheckpointError, gr.Error) as e:
+            message = e.message if isinstance(e, gr.Error) else str(e)
+            return Response(json.dumps({"error": message}, ensure_ascii=False), status_code=400,
+                            media_type="application/json")

@@ -1,0 +1,191 @@
+"""The page: its components, tab by tab, and the wiring from each event to its handler. Usage:
+
+    demo = build_demo("checkpoints")            # a gr.Blocks; serve it with chargen.web.server.serve
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+
+from ..catalog import Catalog
+from ..jobs import JobError, JobManager
+from ..sample import SampleConfig
+from ..sizing import PRESETS, preset_label
+from ..tokenizer import CHAR, DEFAULT_SUBWORD_VOCAB, KINDS
+from ..typists import keystroke
+from . import PROJECT
+from .handlers import NO_MODEL, KeyboardApi, keyboard_view, model_card, model_sample, press, stream_generate
+from .render import CLICK_JS, curve_frame, progress_html, render_panel, samples_text
+
+TAB_SESSION_SECONDS = 3600               # a browser tab's keyboard session is dropped after this long unused
+PRIVATE = {"api_visibility": "private"}  # the UI's own events are not part of the API
+
+
+def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | None = None,
+               max_steps: int = 0) -> gr.Blocks:
+    """The app for one checkpoints root (default: CHARGEN_CHECKPOINTS or ./checkpoints).
+    ``max_steps`` caps every training run started from the UI (tests, demos; 0: the budget alone)."""
+    root = Path(checkpoints_dir or os.environ.get("CHARGEN_CHECKPOINTS") or PROJECT / "checkpoints")
+    corpora = Path(corpora_dir or os.environ.get("CHARGEN_CORPORA") or PROJECT / "corpora")
+    max_upload_mb = float(max_upload_mb or os.environ.get("CHARGEN_MAX_UPLOAD_MB") or 50)
+    catalog = Catalog(root)
+    jobs = JobManager(root, max_upload_bytes=int(max_upload_mb * 2**20), corpora_dir=corpora)
+    api = KeyboardApi(catalog)
+    names, default = catalog.names(), catalog.default_name()
+    with gr.Blocks(title="chargen") as demo:
+        ui = SimpleNamespace(typist=gr.State(None, time_to_live=TAB_SESSION_SECONDS))
+        with gr.Row(equal_height=True):
+            ui.model = gr.Dropdown(names, value=default, label="Model", allow_custom_value=True, scale=4,
+                                   elem_id="model_pick", info=None if names else NO_MODEL)
+            ui.refresh = gr.Button("↻ Refresh list", scale=1, elem_id="refresh_models")
+        with gr.Tabs():
+            _keyboard_tab(ui, default)
+            _generate_tab(ui)
+            _train_tab(ui, list(jobs.bundled_corpora()), max_upload_mb)
+            _model_tab(ui)
+        _wire_keyboard(ui, catalog)
+        _wire_generate(ui, catalog)
+        _wire_train(ui, catalog, jobs, max_steps)
+        _wire_page_load(demo, ui, catalog, jobs)
+
+        def models() -> list[str]:
+            """The names of the valid checkpoints (for the `model` argument)."""
+            return catalog.names()
+        # Off the queue: a keystroke is a few milliseconds of work, and the queue's own round trips
+        # cost more than that (each caller's session has its own lock; see chargen/typists.py)
+        gr.api(api.gradio_endpoint(), api_name="suggest", queue=False)
+        gr.api(models, api_name="models", concurrency_limit=None)
+    demo.chargen = {"catalog": catalog, "jobs": jobs, "max_upload_mb": max_upload_mb, "api": api}
+    return demo
+
+
+def _keyboard_tab(ui, default) -> None:
+    with gr.Tab("Keyboard", id="keyboard"):
+        ui.text = gr.Textbox(label="Type here", lines=5, max_lines=5, elem_id="kb_text", placeholder="Start typing…")
+        ui.panel = gr.HTML(render_panel("", message="" if default else NO_MODEL), elem_id="kb_panel",
+                           js_on_load=CLICK_JS)
+
+
+def _generate_tab(ui) -> None:
+    d = SampleConfig()
+    with gr.Tab("Generate", id="generate"):
+        ui.prompt = gr.Textbox(label="Prompt", lines=3, elem_id="gen_prompt")
+        with gr.Row():
+            ui.temperature = gr.Slider(0.05, 2.0, value=d.temperature, step=0.05, label="Temperature")
+            ui.top_k = gr.Slider(0, 100, value=d.top_k, step=1, label="Top-k", info="0: off")
+            ui.top_p = gr.Slider(0.05, 1.0, value=d.top_p, step=0.01, label="Top-p", info="1: off")
+            ui.length = gr.Slider(1, 10000, value=d.length, step=1, label="Length", info="tokens")
+            ui.seed = gr.Number(d.seed, label="Seed", precision=0, info="empty: random")
+        with gr.Row():
+            ui.gen_btn = gr.Button("Generate", variant="primary", elem_id="gen_btn")
+            ui.stop_btn = gr.Button("Stop", variant="stop", elem_id="gen_stop")
+        ui.output = gr.Textbox(label="Output", lines=14, elem_id="gen_out", autoscroll=True)
+
+
+def _train_tab(ui, bundled: list, max_upload_mb: float) -> None:
+    with gr.Tab("Train", id="train"):
+        with gr.Row():
+            ui.files = gr.File(label=f"Corpus: .txt files (up to {max_upload_mb:g} MB)", file_count="multiple",
+                               file_types=[".txt"], type="filepath", elem_id="train_files")
+            with gr.Column():
+                ui.corpus_pick = gr.Dropdown(bundled, value=None, label="…or a bundled corpus",
+                                             visible=bool(bundled), elem_id="train_bundled")
+                ui.run_name = gr.Textbox(label="Model name", placeholder="from the file name", elem_id="train_name")
+                ui.tokenizer = gr.Radio(list(KINDS), value=CHAR, label="Tokenizer",
+                                        info="jamo: Korean syllables as the jamo a keyboard types")
+        with gr.Row():
+            ui.preset = gr.Dropdown([(preset_label(k), k) for k in PRESETS], value="auto", label="Size")
+            ui.minutes = gr.Slider(0.5, 60, value=2, step=0.5, label="Time budget (minutes)")
+            ui.vocab = gr.Number(DEFAULT_SUBWORD_VOCAB, label="Subword vocabulary (bpe / unigram)", precision=0)
+        with gr.Row():
+            ui.start_btn = gr.Button("Start training", variant="primary", elem_id="train_start")
+            ui.cancel_btn = gr.Button("Cancel", variant="stop", elem_id="train_cancel")
+        ui.train_error = gr.Markdown("", elem_id="train_error")
+        ui.train_status = gr.Markdown("No training run yet.", elem_id="train_status")
+        ui.progress = gr.HTML(progress_html(None), elem_id="train_progress")
+        ui.curve = gr.LinePlot(curve_frame(None), x="step", y="bpc", color="series", label="bits per character",
+                               elem_id="train_curve")
+        ui.samples = gr.Textbox(label="Samples while training (newest first)", lines=8, elem_id="train_samples")
+        ui.timer = gr.Timer(0.5, active=False)
+
+
+def _model_tab(ui) -> None:
+    with gr.Tab("Model", id="model"):
+        ui.card = gr.Markdown(elem_id="model_card")
+        ui.sample = gr.Textbox(label=f"A sample (temperature {SampleConfig.temperature})", lines=8,
+                               elem_id="model_sample")
+        ui.resample = gr.Button("Another sample", elem_id="model_resample")
+        ui.config = gr.JSON(label="config.json", elem_id="model_config")
+
+
+def _wire_keyboard(ui, catalog: Catalog) -> None:
+    """Every edit (typing, Backspace, paste, IME) -> suggestions; clicks edit the text; the model
+    picker drives the keyboard and the model card."""
+    ui.kb_out = [ui.panel, ui.typist]
+    ui.on_text = lambda t, m, st: keystroke(keyboard_view, catalog, t, m, st)  # noqa: E731
+    ui.show_card = lambda m: model_card(catalog, m)  # noqa: E731
+    ui.text.change(ui.on_text, [ui.text, ui.model, ui.typist], ui.kb_out, trigger_mode="always_last",
+                   show_progress="hidden", queue=False, **PRIVATE)
+
+    def on_press(text, model, typist, evt: gr.EventData):
+        return press(catalog, (evt._data or {}).get("key", ""), text, model, typist)
+    ui.panel.click(on_press, [ui.text, ui.model, ui.typist], ui.text, show_progress="hidden", queue=False, **PRIVATE)
+    ui.model.change(ui.on_text, [ui.text, ui.model, ui.typist], ui.kb_out, show_progress="hidden", **PRIVATE) \
+        .then(ui.show_card, ui.model, [ui.card, ui.config], **PRIVATE) \
+        .then(lambda m: model_sample(catalog, m), ui.model, ui.sample, **PRIVATE)
+    ui.refresh.click(lambda m: gr.Dropdown(choices=catalog.names()), ui.model, ui.model, **PRIVATE)
+    ui.resample.click(lambda m: model_sample(catalog, m, None), ui.model, ui.sample, **PRIVATE)
+
+
+def _wire_generate(ui, catalog: Catalog) -> None:
+    """Streamed and stoppable; also the API's /generate."""
+    def run_generate(prompt, temperature, top_k, top_p, length, seed, model):
+        yield from stream_generate(catalog, prompt, temperature, top_k, top_p, length, seed, model)
+    gen = ui.gen_btn.click(run_generate, [ui.prompt, ui.temperature, ui.top_k, ui.top_p, ui.length, ui.seed, ui.model],
+                           ui.output, api_name="generate", concurrency_limit=4, show_progress="minimal")
+    ui.stop_btn.click(None, cancels=[gen])
+
+
+def _wire_train(ui, catalog: Catalog, jobs: JobManager, max_steps: int) -> None:
+    """Start / cancel; a timer polls the job while it runs."""
+    def start(up, picked, name, tok, size, mins, vocab_size):
+        try:
+            jobs.start(up or [], name=name or None, tokenizer=tok, preset=size, minutes=mins,
+                       vocab_size=int(vocab_size or DEFAULT_SUBWORD_VOCAB), bundled=picked or None, max_steps=max_steps)
+        except JobError as e:
+            return f"**Cannot start:** {e}", gr.skip(), gr.Timer(active=False)
+        return "", "Starting…", gr.Timer(active=True)
+
+    ui.start_btn.click(start, [ui.files, ui.corpus_pick, ui.run_name, ui.tokenizer, ui.preset, ui.minutes, ui.vocab],
+                       [ui.train_error, ui.train_status, ui.timer], concurrency_limit=None, **PRIVATE)
+    ui.cancel_btn.click(lambda: "Cancelling…" if jobs.cancel() else "No training run in progress.", None,
+                        ui.train_status, queue=False, **PRIVATE)
+
+    def poll():
+        snap = jobs.snapshot()
+        if snap is None:
+            return gr.skip(), gr.skip(), progress_html(None), gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip()
+        done = snap["state"] in ("done", "cancelled", "failed")
+        error = f"**Training failed:** {snap['error']}" if snap["state"] == "failed" else ""
+        status = f"**{snap['name']}** ({', '.join(snap['files'])}): {snap['message']}"
+        return (error, status, progress_html(snap), curve_frame(snap), samples_text(snap),
+                gr.Timer(active=not done), gr.Dropdown(choices=catalog.names()) if done else gr.skip())
+    ui.poll = poll
+    ui.poll_out = [ui.train_error, ui.train_status, ui.progress, ui.curve, ui.samples, ui.timer, ui.model]
+    ui.timer.tick(poll, None, ui.poll_out, concurrency_limit=None, show_progress="hidden", **PRIVATE)
+
+
+def _wire_page_load(demo, ui, catalog: Catalog, jobs: JobManager) -> None:
+    """A page load: fresh model list, the current model's views, and a running job's progress."""
+    def load(m):
+        current = catalog.names()
+        m = m if m in current else catalog.default_name()
+        return gr.Dropdown(choices=current, value=m), gr.Timer(active=jobs.busy())
+    demo.load(load, ui.model, [ui.model, ui.timer], **PRIVATE) \
+        .then(ui.on_text, [ui.text, ui.model, ui.typist], ui.kb_out, show_progress="hidden", **PRIVATE) \
+        .then(ui.show_card, ui.model, [ui.card, ui.config], **PRIVATE) \
+        .then(lambda m: model_sample(catalog, m), ui.model, ui.sample, **PRIVATE) \
+        .then(ui.poll, None, ui.poll_out, **PRIVATE)

@@ -1,0 +1,130 @@
+"""The web app's HTML: the Keyboard panel (suggestion bar, next-character chips and chart, an
+on-screen keyboard shaded by probability), the training progress, and the page's CSS. Pure string
+building from plain values: no model, no Gradio. Usage:
+
+    render_panel("Mr. Knightl", ["Knightley"], [("e", 0.97)], korean=False, mass={"e": 0.97})
+"""
+from __future__ import annotations
+
+import html
+from urllib.parse import quote
+
+import pandas as pd
+
+from ..keys import show_char
+from ..words import current_word
+
+LATIN_ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", ",.?!'\":;-"]
+KOREAN_ROWS = ["ㅂㅈㄷㄱㅅㅛㅕㅑㅐㅔ", "ㅁㄴㅇㄹㅎㅗㅓㅏㅣ", "ㅋㅌㅊㅍㅠㅜㅡ", "ㅃㅉㄸㄲㅆㅒㅖ", "ㅘㅙㅚㅝㅞㅟㅢ",
+               ",.?!'\"~^"]
+SPECIAL_KEYS = [("bksp", "⌫"), ("space", "space"), ("enter", "⏎")]
+CLICK_JS = """element.addEventListener('click', (e) => {
+  const b = e.target.closest('[data-key]');
+  if (!b) return;
+  trigger('click', {key: b.dataset.key});
+  const box = document.querySelector('#kb_text textarea');
+  if (box) box.focus();
+});"""
+
+
+def _button(cls: str, key: str, label: str, title: str = "", style: str = "") -> str:
+    return (f'<button class="{cls}" data-key="{html.escape(key)}" title="{html.escape(title)}"'
+            f'{f" style={chr(34)}{style}{chr(34)}" if style else ""}>{label}</button>')
+
+
+def render_suggestions(text: str, words: list, message: str = "") -> str:
+    kind = "next words" if not current_word(text) else "completions"
+    inner = html.escape(message) if message else "".join(
+        _button("sugg", "w:" + quote(w), html.escape(w)) for w in words) or '<span class="none">—</span>'
+    return (f'<div class="sugg-bar" data-len="{len(text)}" data-kind="{kind}">'
+            f'<span class="kind">{kind}</span>{inner}</div>')
+
+
+def render_chips(chars: list) -> str:
+    return '<div class="chips">' + "".join(
+        _button("chip", "c:" + quote(c), f"{html.escape(show_char(c))}<small>{100 * p:.0f}%</small>",
+                f"{100 * p:.1f}%") for c, p in chars) + "</div>"
+
+
+def _shade(p: float) -> str:
+    # sqrt: a 4% key is still visibly tinted; 0.05 steps: most keys keep their style between keystrokes
+    return f"background:rgba(249,115,22,{round(20 * min(1.0, p ** 0.5)) / 20:.2f})"
+
+
+def render_keyboard(korean: bool, mass: dict) -> str:
+    rows = [[(k, html.escape(k)) for k in row] for row in (KOREAN_ROWS if korean else LATIN_ROWS)]
+    rows.append(SPECIAL_KEYS)
+    return '<div class="keyboard">' + "".join(
+        '<div class="krow">' + "".join(_button("key" if len(k) == 1 else f"key wide {k}", "k:" + quote(k), label,
+                                               "", _shade(mass.get(k, 0.0)))       # no per-key title: fewer DOM writes
+                                       for k, label in row) + "</div>" for row in rows) + "</div>"
+
+
+def render_chart(chars: list) -> str:
+    """The next-character distribution as horizontal bars (clicking a bar types it too)."""
+    top = max((p for _, p in chars), default=1.0) or 1.0
+    return '<div class="pchart">' + "".join(
+        _button("bar", "c:" + quote(c), f'<span class="lbl">{html.escape(show_char(c))}</span>'
+                f'<span class="track"><span class="fill" style="width:{100 * p / top:.1f}%"></span></span>'
+                f'<span class="val">{100 * p:.1f}%</span>', f"{100 * p:.2f}%") for c, p in chars) + "</div>"
+
+
+def render_panel(text: str, words=(), chars=(), korean: bool = False, mass=None, message: str = "") -> str:
+    """The whole Keyboard panel as one HTML block: one output per keystroke (each extra output
+    component costs the browser a status tracker and a render pass, which 8 sessions feel)."""
+    return ('<div class="kb-panel">' + render_suggestions(text, list(words), message)
+            + render_chips(list(chars)) + '<div class="kb-lower">' + render_keyboard(korean, mass or {})
+            + '<div class="pchart-box"><div class="cap">next character</div>' + render_chart(list(chars))
+            + "</div></div></div>")
+
+
+def progress_html(snap: dict | None) -> str:
+    if not snap:
+        return '<div class="progress" data-state="idle"><div style="width:0%"></div></div>'
+    pct = 100 * snap["progress"]
+    return (f'<div class="progress" data-state="{snap["state"]}"><div style="width:{pct:.1f}%"></div></div>'
+            f'<div class="progress-text">{html.escape(snap["name"])}: {snap["state"]} · {pct:.0f}% · '
+            f'{snap["elapsed"]:.0f} s</div>')
+
+
+def curve_frame(snap: dict | None) -> pd.DataFrame | None:
+    rows = snap["curve"] if snap else []
+    if not rows:        # None, not an empty frame: a plot that starts empty never draws its color series
+        return None
+    return pd.DataFrame({"step": pd.Series([r["step"] for r in rows], dtype=int),
+                         "series": pd.Series([r["series"] for r in rows], dtype=str),
+                         "bpc": pd.Series([r["bpc"] for r in rows], dtype=float)})
+
+
+def samples_text(snap: dict | None) -> str:
+    return "\n\n".join(f"── step {step} ──\n{text}" for step, text in reversed(snap["samples"])) if snap else ""
+
+
+CSS = """
+.kb-panel { display: flex; flex-direction: column; gap: 12px; contain: content; }
+.kb-lower { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.kb-lower .keyboard { flex: 3 1 420px; }
+.pchart-box { flex: 2 1 260px; }
+.pchart-box .cap { font-size: 0.8em; opacity: 0.6; margin-bottom: 4px; }
+.sugg-bar { display: flex; gap: 8px; align-items: center; min-height: 44px; }
+.sugg-bar .kind { font-size: 0.8em; opacity: 0.6; width: 6.5em; }
+.sugg { flex: 1; padding: 8px; border-radius: 8px; font-size: 1.05em; cursor: pointer;
+  background: var(--button-secondary-background-fill); border: 1px solid var(--border-color-primary); }
+.chips { display: flex; flex-wrap: wrap; gap: 6px; }
+.chip { padding: 4px 10px; border-radius: 999px; cursor: pointer; border: 1px solid var(--border-color-primary);
+  background: var(--background-fill-secondary); font-family: var(--font-mono); }
+.chip small { margin-left: 4px; opacity: 0.65; }
+.keyboard { display: flex; flex-direction: column; gap: 5px; align-items: center; }
+.krow { display: flex; gap: 5px; }
+.key { min-width: 2.4em; height: 2.6em; border-radius: 6px; cursor: pointer; border: 1px solid var(--border-color-primary); }
+.key.wide { min-width: 5em; } .key.space { min-width: 16em; }
+.pchart { display: flex; flex-direction: column; gap: 3px; }
+.bar { display: flex; align-items: center; gap: 8px; cursor: pointer; background: none; border: none; padding: 0; }
+.bar .lbl { width: 1.6em; font-family: var(--font-mono); text-align: center; }
+.bar .track { flex: 1; height: 14px; background: var(--background-fill-secondary); border-radius: 3px; }
+.bar .fill { display: block; height: 100%; background: #f97316; border-radius: 3px; }
+.bar .val { width: 4em; text-align: right; font-size: 0.85em; opacity: 0.7; }
+.progress { height: 14px; border-radius: 7px; background: var(--background-fill-secondary); overflow: hidden; }
+.progress > div { height: 100%; background: #f97316; transition: width 0.3s; }
+#train_error { color: var(--error-text-color, #b91c1c); }
+"""
