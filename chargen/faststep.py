@@ -8,7 +8,8 @@ matrix product per layer plus a few numpy ufuncs costs a fraction of it. The sta
 states as plain arrays.
 
 The matrix products run on one of three kernels: ``numpy`` (OpenBLAS, float32), ``torch`` (float32)
-or ``bf16`` (torch, bfloat16 weights). Which is fastest depends on the row count and on the CPU
+or ``bf16`` (torch, bfloat16 weights); where onnxruntime is installed, a fourth, ``onnx``, runs the
+whole step as one onnxruntime call (float32; ``chargen/onnxstep.py``, ``CHARGEN_ONNX=0`` turns it off). Which is fastest depends on the row count and on the CPU
 (OpenBLAS wins a single row on some CPUs and loses 8 rows badly on others; bf16 is fast only with
 bf16 instructions and emulated, several times slower, without), so it is *measured*: the first
 stepper of a model shape times every candidate at 1 to 32 rows and keeps the fastest for each.
@@ -29,10 +30,10 @@ import time
 import numpy as np
 import torch
 
-from . import cpu
+from . import cpu, onnxstep
 from .model import STATE_TENSORS, state_from, state_tensors
 
-KERNELS = ("numpy", "torch", "bf16")
+KERNELS = ("numpy", "torch", "bf16", "onnx")    # onnx: onnxruntime, where installed (``onnxstep``)
 KEYSTROKE_THREADS = 1                     # see use_keystroke_threads
 CALIBRATE_ROWS = (1, 2, 4, 8, 16, 32)     # row counts timed; other counts use the next one up
 CALIBRATE_REPEATS = 9
@@ -71,9 +72,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class FastStepper:
-    def __init__(self, model, kernels: dict | None = None, bf16: bool | None = None):
+    def __init__(self, model, kernels: dict | None = None, bf16: bool | None = None, onnx=None):
         """``kernels``: a fixed choice, {"exact": kernel, "search": kernel} (tests force each path);
-        None measures. ``bf16``: whether search steps may use bfloat16 (None: :func:`cpu.has_bf16`)."""
+        None measures. ``bf16``: whether search steps may use bfloat16 (None: :func:`cpu.has_bf16`).
+        ``onnx``: an ``onnxstep.OnnxStep`` for the "onnx" kernel (None: built from these weights
+        when that kernel is forced, or is a candidate because onnxruntime is installed)."""
         self.model = model.eval()
         c = model.config
         self.cell, self.num_layers, self.hidden, self.vocab = c.cell, c.num_layers, c.hidden_size, c.vocab_size
@@ -81,14 +84,21 @@ class FastStepper:
         self.state_size = self.parts * c.num_layers * c.hidden_size
         self.bf16 = cpu.has_bf16() if bf16 is None else bf16
         self._weights(model)
+        # onnxruntime, an optional kernel (chargen/onnxstep.py): a candidate only where installed
+        forced_onnx = kernels is not None and "onnx" in kernels.values()
+        if onnx is None and (forced_onnx or (kernels is None and onnxstep.available())):
+            onnx = onnxstep.OnnxStep.from_weights(self.cell, self.weights(), self.num_layers, self.hidden)
+        self._onnx = onnx
+        extra = ("onnx",) if onnx is not None else ()
         if kernels is not None:
             for k in kernels.values():
                 if k not in KERNELS:
                     raise ValueError(f"unknown kernel {k!r}: one of {', '.join(KERNELS)}")
             self.kernels = {name: dict.fromkeys(CALIBRATE_ROWS, kernels[name]) for name in ("exact", "search")}
         else:
-            self.kernels = {"exact": self._calibrate(("numpy", "torch")),
-                            "search": self._calibrate(("numpy", "torch", "bf16") if self.bf16 else ("numpy", "torch"))}
+            self.kernels = {"exact": self._calibrate(("numpy", "torch") + extra),
+                            "search": self._calibrate(("numpy", "torch", "bf16") + extra if self.bf16
+                                                      else ("numpy", "torch") + extra)}
         self._kernel_table()
 
     # ---------------------------------------------------------------- weights
@@ -126,6 +136,12 @@ class FastStepper:
         if self.bf16:
             self._mats["bf16"] = [m.to(torch.bfloat16) for m in mats]
 
+    def weights(self) -> tuple:
+        """The fused float32 weights the step runs on: (layer 0's per-token table (V, G), the matrices
+        (layer 0's recurrent one, then [x, h] per layer, then the head), the biases (None for layer 0)).
+        ``onnx_graph.step_graph`` writes the same step as an ONNX graph from them."""
+        return self.table0, self._mats["numpy"], self._biases
+
     def _mm(self, kernel: str, i: int, a: np.ndarray) -> np.ndarray:
         """a @ M_i on one kernel (float32 result, a fresh array)."""
         if kernel == "numpy":
@@ -157,6 +173,8 @@ class FastStepper:
         if kernel is None:
             table = self._by_rows[exact]
             kernel = table[k] if k < len(table) else table[-1]
+        if kernel == "onnx":
+            return self._onnx.step_rows(ids, rows)
         state = rows.reshape(k, self.parts, L, H)
         out = np.empty((k, self.parts, L, H), np.float32)
         x = None       # (no torch.no_grad() needed: the weights are detached, nothing records a graph)

@@ -57,14 +57,15 @@ def test_bf16_search_steps_stay_close_to_the_module(cell):
 
 
 def test_kernels_are_chosen_by_measurement_and_bf16_only_where_the_cpu_has_it(monkeypatch):
-    from chargen import cpu, faststep
+    from chargen import cpu, faststep, onnxstep
     pred = _random_predictor()
-    for forced, allowed in (("0", {"numpy", "torch"}), ("1", {"numpy", "torch", "bf16"})):
+    onnx = {"onnx"} if onnxstep.available() else set()           # onnxruntime: a candidate where installed
+    for forced, allowed in (("0", {"numpy", "torch"} | onnx), ("1", {"numpy", "torch", "bf16"} | onnx)):
         monkeypatch.setenv("CHARGEN_BF16", forced)
         faststep._CALIBRATED.clear()
         stepper = FastStepper(pred.model)
         assert stepper.bf16 == (forced == "1") == cpu.has_bf16()
-        assert set(stepper.kernels["exact"].values()) <= {"numpy", "torch"}
+        assert set(stepper.kernels["exact"].values()) <= {"numpy", "torch"} | onnx
         assert set(stepper.kernels["search"].values()) <= allowed
         assert set(stepper.kernels["exact"]) == set(faststep.CALIBRATE_ROWS)
 
