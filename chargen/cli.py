@@ -1,8 +1,10 @@
-"""Command line: ``python -m chargen train | sample | suggest | eval | export | info``.
+"""Command line: ``chargen train | sample | suggest | eval | export | info | app`` (or ``python -m chargen``).
 
 A thin layer: every command parses flags (generated from the library's config dataclasses where
 there is one) and calls the library. Errors in the user's input (corpus, checkpoint, flags) print one
 clear line and exit with status 2, never a traceback; a stop before anything was saved, 130.
+``export --format onnx`` writes the device export (``onnx_export``); ``app`` starts the web app,
+which needs the ``[app]`` extra (gradio) and is the one command that loads it.
 """
 from __future__ import annotations
 
@@ -19,16 +21,18 @@ from .cli_args import add_dataclass_args, dataclass_from_args
 from .cli_keyboard import add_keyboard_commands, cmd_eval, cmd_suggest
 from .data import CorpusError
 from .model import ModelConfig
+from .onnx_export import export_onnx
+from .resources import bundled
 from .sample import SampleConfig, generate
 from .stopping import Interrupted
 from .tokenizer import TokenizerError
 from .train import RESUME_OVERRIDES, TrainConfig, train
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default"
+DEFAULT_CHECKPOINT = bundled("checkpoints") / "default"       # a checkout's or the installed wheel's
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m chargen", description="Character/subword LSTM language models.")
+    p = argparse.ArgumentParser(prog="chargen", description="Character/subword LSTM language models.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model on a corpus (or --resume one)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -43,15 +47,23 @@ def _parser() -> argparse.ArgumentParser:
 
     add_keyboard_commands(sub, str(DEFAULT_CHECKPOINT))
 
-    x = sub.add_parser("export", help="copy a checkpoint for shipping: smaller weights, no trainer state")
+    x = sub.add_parser("export", help="copy a checkpoint for shipping (smaller weights, no trainer state), "
+                                      "or export it for a device (--format onnx)")
     x.add_argument("--checkpoint", required=True, help="checkpoint or run directory (a run means its best/)")
     x.add_argument("--out", required=True, help="directory to write")
+    x.add_argument("--format", choices=["checkpoint", "onnx"], default="checkpoint",
+                   help="checkpoint: a chargen checkpoint; onnx: the ONNX step model (+ int8), tokenizer, "
+                        "manifest.json and the browser keyboard (needs the [export] extra: onnx, onnxruntime)")
     x.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default="float16",
-                   help="weight precision on disk (loading casts back to float32)")
-    x.add_argument("--force", action="store_true", help="replace an existing checkpoint at --out")
+                   help="checkpoint format: weight precision on disk (loading casts back to float32)")
+    x.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True,
+                   help="onnx format: also write step.int8.onnx, onnxruntime's dynamic int8 quantisation")
+    x.add_argument("--force", action="store_true", help="replace an existing export at --out")
 
     i = sub.add_parser("info", help="describe a checkpoint")
     i.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
+    sub.add_parser("app", help="start the web app (chargen app --help for its flags; needs the [app] extra)",
+                   add_help=False)
     return p
 
 
@@ -92,11 +104,35 @@ def cmd_sample(args) -> int:
 
 
 def cmd_export(args) -> int:
+    if args.format == "onnx":
+        return _export_onnx(args)
     if Path(args.out).exists() and not args.force:
         raise ValueError(f"{args.out} exists; give --force to replace it")
     path = export_checkpoint(args.checkpoint, args.out, getattr(torch, args.dtype), _command_line(args))
     size = sum(f.stat().st_size for f in Path(path).iterdir())
     print(f"exported {args.checkpoint} -> {path} ({size / 1e6:.1f} MB, weights in {args.dtype})")
+    return 0
+
+
+def _export_onnx(args) -> int:
+    try:
+        m = export_onnx(args.checkpoint, args.out, int8=args.int8, command=_command_line(args), force=args.force)
+    except ImportError as e:
+        raise ValueError(f"the ONNX export needs onnx and onnxruntime: pip install 'chargen[export]' ({e})") from None
+    sizes = ", ".join(f"{m['files'][k]} {v / 1e6:.2f} MB" for k, v in m["sizes"].items())
+    print(f"exported {args.checkpoint} -> {args.out}: {sizes}; onnxruntime matches the model to "
+          f"{m['parity']['max_abs_logit_diff_fp32']:.1e} (max |logit diff|, {m['parity']['tokens']} sampled tokens); "
+          f"open {Path(args.out) / 'index.html'} for the browser keyboard")
+    return 0
+
+
+def cmd_app(argv: list[str]) -> int:
+    """``chargen app [flags]``: the web app (``python app.py``), which needs gradio (the [app] extra)."""
+    try:
+        from .web.server import main as app_main
+    except ImportError as e:
+        raise ValueError(f"the web app needs the [app] extra: pip install 'chargen[app]' ({e})") from None
+    app_main(argv)
     return 0
 
 
@@ -123,10 +159,17 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["app"]:              # its flags are the app's own (argparse would take them for ours)
+        return _guard(lambda: cmd_app(argv[1:]))
     args = _parser().parse_args(argv)
     args.argv = argv
+    return _guard(lambda: COMMANDS[args.command](args))
+
+
+def _guard(run) -> int:
+    """Run a command; the user's errors are one line and status 2, never a traceback."""
     try:
-        return COMMANDS[args.command](args)
+        return run()
     except (CorpusError, CheckpointError, TokenizerError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

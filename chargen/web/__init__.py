@@ -5,12 +5,17 @@ background and a model card. UI only: every computation is a call into the libra
 the page together and wires it, ``server`` launches it (``python app.py`` or ``chargen.web.server.main``).
 
 Importing this package sets the offline and tidy defaults before Gradio loads (RECIPES.md): no
-analytics, no hub calls, Gradio's temp files inside the project.
+analytics, no hub calls, Gradio's temp files inside the project (a checkout's ``.gradio/``, or the
+system's temp folder when chargen is installed). The bundled checkpoints and corpora are found with
+``chargen.resources`` (a checkout's, or an installed wheel's).
 """
 import os
+import tempfile
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[2]        # the repository: checkpoints/, corpora/, .gradio/
+from ..resources import checkout
+
+_TMP = checkout() / ".gradio" / "tmp" if checkout() else Path(tempfile.gettempdir()) / "chargen-gradio"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("GRADIO_TEMP_DIR", str(PROJECT / ".gradio" / "tmp"))
+os.environ.setdefault("GRADIO_TEMP_DIR", str(_TMP))

@@ -12,11 +12,11 @@ import gradio as gr
 
 from ..catalog import Catalog
 from ..jobs import JobError, JobManager
+from ..resources import bundled
 from ..sample import SampleConfig
 from ..sizing import PRESETS, preset_label
 from ..tokenizer import CHAR, DEFAULT_SUBWORD_VOCAB, KINDS
 from ..typists import keystroke
-from . import PROJECT
 from .handlers import NO_MODEL, KeyboardApi, keyboard_view, model_card, model_sample, press, stream_generate
 from .render import CLICK_JS, curve_frame, progress_html, render_panel, samples_text
 
@@ -28,8 +28,8 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
                max_steps: int = 0) -> gr.Blocks:
     """The app for one checkpoints root (default: CHARGEN_CHECKPOINTS or ./checkpoints).
     ``max_steps`` caps every training run started from the UI (tests, demos; 0: the budget alone)."""
-    root = Path(checkpoints_dir or os.environ.get("CHARGEN_CHECKPOINTS") or PROJECT / "checkpoints")
-    corpora = Path(corpora_dir or os.environ.get("CHARGEN_CORPORA") or PROJECT / "corpora")
+    root = Path(checkpoints_dir or os.environ.get("CHARGEN_CHECKPOINTS") or bundled("checkpoints"))
+    corpora = Path(corpora_dir or os.environ.get("CHARGEN_CORPORA") or bundled("corpora"))
     max_upload_mb = float(max_upload_mb or os.environ.get("CHARGEN_MAX_UPLOAD_MB") or 50)
     catalog = Catalog(root)
     jobs = JobManager(root, max_upload_bytes=int(max_upload_mb * 2**20), corpora_dir=corpora)

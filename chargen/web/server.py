@@ -16,7 +16,7 @@ import gradio as gr
 from fastapi.routing import APIRoute
 
 from ..typists import use_keystroke_threads
-from . import PROJECT
+from ..resources import bundled
 from .layout import build_demo
 from .render import CSS
 
@@ -46,7 +46,7 @@ def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: boo
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="The chargen web app.")
-    p.add_argument("--checkpoints", default=os.environ.get("CHARGEN_CHECKPOINTS", str(PROJECT / "checkpoints")),
+    p.add_argument("--checkpoints", default=os.environ.get("CHARGEN_CHECKPOINTS", str(bundled("checkpoints"))),
                    help="folder of checkpoint / run directories (env CHARGEN_CHECKPOINTS)")
     p.add_argument("--host", default=os.environ.get("CHARGEN_HOST", "127.0.0.1"), help="env CHARGEN_HOST")
     p.add_argument("--port", type=int, default=int(os.environ.get("CHARGEN_PORT", 7860)), help="env CHARGEN_PORT")
