@@ -67,6 +67,8 @@ def _keyboard_tab(ui, default) -> None:
         ui.text = gr.Textbox(label="Type here", lines=5, max_lines=5, elem_id="kb_text", placeholder="Start typing…")
         ui.panel = gr.HTML(render_panel("", message="" if default else NO_MODEL), elem_id="kb_panel",
                            js_on_load=CLICK_JS)
+        gr.HTML('<a id="ondevice_link" href="/ondevice/" target="_blank">The same keyboard computed in your browser '
+                '(ONNX, no server per keystroke) ↗</a>')
 
 
 def _generate_tab(ui) -> None:

@@ -4,7 +4,8 @@ keyboard's plain-JSON route beside Gradio's API, and the command line (``python 
     python app.py [--checkpoints DIR] [--host 127.0.0.1] [--port 7860] [--max-upload-mb 50]
 
 Environment: CHARGEN_CHECKPOINTS, CHARGEN_HOST, CHARGEN_PORT, CHARGEN_MAX_UPLOAD_MB, CHARGEN_CORPORA.
-API (gradio_client): /suggest, /generate, /models; plain JSON: POST /keyboard/suggest (README "Web app").
+API (gradio_client): /suggest, /generate, /models; plain JSON: POST /keyboard/suggest (README "Web app");
+the keyboard that runs in the browser: /ondevice/?model=NAME.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from fastapi.routing import APIRoute
 from ..typists import use_keystroke_threads
 from ..resources import bundled
 from .layout import build_demo
+from .ondevice import add_routes
 from .render import CSS
 
 QUEUE_IDLE_POLL_S = 0.01                 # how often Gradio's idle queue looks for work (see serve)
@@ -39,6 +41,7 @@ def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: boo
     # The keyboard's plain-JSON lane beside Gradio's /suggest: the same call without Gradio's request
     # machinery (about 4 ms of server CPU per keystroke here, as much as the keystroke itself)
     launched[0].router.routes.insert(0, APIRoute(KEYBOARD_ROUTE, demo.chargen["api"].json_endpoint, methods=["POST"]))
+    add_routes(launched[0], demo.chargen["catalog"])      # the browser keyboard: /ondevice/ (chargen/web/ondevice.py)
     if block:
         demo.block_thread()
     return launched

@@ -1,0 +1,94 @@
+"""The browser keyboard's routes: the static page (``chargen/browser``), onnxruntime-web (its
+``vendor/``, fetched by ``chargen/browser/fetch-ort.sh``) and each listed checkpoint's ONNX export,
+made on first request (``onnx_export``) and kept in a cache folder. Per keystroke the page asks the
+server nothing: it loads these files once and computes in the browser.
+
+    GET /ondevice/?model=default              the page (models: the picker's names)
+    GET /ondevice/models/default/manifest.json, step.onnx, step.int8.onnx
+
+``add_routes(app, catalog)`` puts them before Gradio's own routes. Environment: CHARGEN_ONDEVICE_CACHE
+(default: the system temp folder's ``chargen-ondevice``) holds the exports.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ..catalog import Catalog
+from ..checkpoint import CheckpointError
+from ..onnx_export import FP32, INT8, MANIFEST, PAGE_FILES, export_onnx
+from ..resources import browser_dir
+
+PAGE_ROUTE = "/ondevice"
+VENDOR_FILES = {"ort.wasm.min.js": "text/javascript", "ort-wasm-simd-threaded.mjs": "text/javascript",
+                "ort-wasm-simd-threaded.wasm": "application/wasm"}
+MODEL_FILES = {MANIFEST: "application/json", FP32: "application/octet-stream", INT8: "application/octet-stream"}
+_LOCK = threading.Lock()                 # one export at a time (a few seconds each, then cached)
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("CHARGEN_ONDEVICE_CACHE") or Path(tempfile.gettempdir()) / "chargen-ondevice")
+
+
+def exported(catalog: Catalog, name: str) -> Path:
+    """The export folder of the listed checkpoint ``name``, made now if this version has none yet."""
+    entry = catalog.entry(name)                       # only a listed child of the root (CheckpointError)
+    stamp = hashlib.sha256(f"{entry.path.resolve()}|{(entry.path / 'config.json').stat().st_mtime_ns}".encode())
+    folder = cache_root() / f"{name}-{stamp.hexdigest()[:16]}"
+    with _LOCK:
+        if not (folder / MANIFEST).is_file():
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            export_onnx(entry.path, folder, force=True)
+    return folder
+
+
+def add_routes(app, catalog: Catalog) -> None:
+    page = browser_dir()
+
+    def index(request: Request) -> Response:
+        return FileResponse(page / "index.html", media_type="text/html")
+
+    def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in PAGE_FILES:
+            return PlainTextResponse("not found", status_code=404)
+        return FileResponse(page / name, media_type="text/html" if name.endswith(".html") else "text/javascript")
+
+    def vendor(request: Request) -> Response:
+        name = request.path_params["name"]
+        path = page / "vendor" / name
+        if name not in VENDOR_FILES or not path.is_file():
+            return PlainTextResponse(f"{name}: onnxruntime-web is not fetched here (run chargen/browser/fetch-ort.sh)",
+                                     status_code=404)
+        return FileResponse(path, media_type=VENDOR_FILES[name])
+
+    def model_file(request: Request) -> Response:
+        name, file = request.path_params["model"], request.path_params["name"]
+        if file not in MODEL_FILES:
+            return PlainTextResponse("not found", status_code=404)
+        try:
+            folder = exported(catalog, name)
+        except CheckpointError as e:
+            return PlainTextResponse(str(e), status_code=404)
+        except ImportError as e:
+            return PlainTextResponse(f"the ONNX export needs onnx and onnxruntime (pip install 'chargen[export]'): {e}",
+                                     status_code=503)
+        return FileResponse(folder / file, media_type=MODEL_FILES[file])
+
+    def slash(request: Request) -> Response:
+        query = request.url.query
+        return RedirectResponse(PAGE_ROUTE + "/" + (f"?{query}" if query else ""))
+
+    routes = [Route(PAGE_ROUTE, slash),
+              Route(PAGE_ROUTE + "/", index),
+              Route(PAGE_ROUTE + "/vendor/{name}", vendor),
+              Route(PAGE_ROUTE + "/models/{model}/{name}", model_file),
+              Route(PAGE_ROUTE + "/{name}", asset)]
+    app.router.routes[0:0] = routes
