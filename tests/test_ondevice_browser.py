@@ -69,10 +69,15 @@ def server(tmp_path_factory):
     root.mkdir()
     (root / "default").symlink_to(bundled("checkpoints") / "default")     # the bundled 2 x 256 LSTM
     train_tiny(root, "korean", KOREAN * 12, tokenizer="jamo", steps=60)
+    before = os.environ.get("CHARGEN_ONDEVICE_CACHE")
     os.environ["CHARGEN_ONDEVICE_CACHE"] = str(root.parent / "exports")
     demo, url = start_app(root)
     yield url, root
     demo.close()
+    if before is None:
+        os.environ.pop("CHARGEN_ONDEVICE_CACHE", None)
+    else:
+        os.environ["CHARGEN_ONDEVICE_CACHE"] = before
 
 
 @pytest.fixture
