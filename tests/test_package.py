@@ -67,3 +67,5 @@ def test_chargen_info_and_suggest_run_outside_the_repository(installed):
     help_text = run(["chargen", "--help"], cwd=work, env=env)
     for command in ("train", "sample", "suggest", "eval", "export", "info", "app"):
         assert command in help_text
+    app_help = run(["chargen", "app", "--help"], cwd=work, env=env)      # the web app's own flags
+    assert "--checkpoints" in app_help and "--max-upload-mb" in app_help
