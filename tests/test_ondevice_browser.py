@@ -131,6 +131,13 @@ def test_a_jamo_model_in_the_page(context, server):
         assert_same(pg.evaluate(ENGINE_JS, [text, 3]), python_answer(p, text), text)
 
 
+def test_the_apps_link_opens_the_default_model(context, server):
+    url, _ = server
+    pg = open_page(context, f"{url}/ondevice")                 # the Keyboard tab's link, without a model
+    assert "model=default" in pg.url
+    assert pg.evaluate(ENGINE_JS, ["Mr. Knightl", 3])["suggest"][0] == "Knightley"
+
+
 def test_unknown_model_is_refused(context, server):
     url, _ = server
     pg = context.new_page()

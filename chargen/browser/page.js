@@ -83,7 +83,7 @@
     chipBox.replaceChildren(...chips.map(([c, p]) => {
       const b = button(showChar(c, e.shownTokens[e.texts.indexOf(c)]), "chip", () => typeChar(c));
       const small = document.createElement("small");
-      small.textContent = `${(100 * p).toFixed(0)}%`;
+      small.textContent = p >= 0.005 ? `${(100 * p).toFixed(0)}%` : "<1%";
       b.append(small);
       return b;
     }));

@@ -3,7 +3,7 @@
 made on first request (``onnx_export``) and kept in a cache folder. Per keystroke the page asks the
 server nothing: it loads these files once and computes in the browser.
 
-    GET /ondevice/?model=default              the page (models: the picker's names)
+    GET /ondevice/?model=default              the page (models: the picker's names; none: its default)
     GET /ondevice/models/default/manifest.json, step.onnx, step.int8.onnx
 
 ``add_routes(app, catalog)`` puts them before Gradio's own routes. Environment: CHARGEN_ONDEVICE_CACHE
@@ -16,6 +16,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
@@ -53,6 +54,8 @@ def add_routes(app, catalog: Catalog) -> None:
     page = browser_dir()
 
     def index(request: Request) -> Response:
+        if "model" not in request.query_params and catalog.default_name():      # the picker's default model
+            return RedirectResponse(f"{PAGE_ROUTE}/?model={quote(catalog.default_name())}")
         return FileResponse(page / "index.html", media_type="text/html")
 
     def asset(request: Request) -> Response:
