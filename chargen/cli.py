@@ -20,6 +20,8 @@ from .checkpoint import CheckpointError, export_checkpoint, load_checkpoint
 from .cli_args import add_dataclass_args, dataclass_from_args
 from .cli_keyboard import add_keyboard_commands, cmd_eval, cmd_suggest
 from .data import CorpusError
+from .heldout import HELD_OUT_CHARS, recount_words
+from .mixture import PARTS
 from .model import ModelConfig
 from .onnx_export import export_onnx
 from .resources import bundled
@@ -59,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True,
                    help="onnx format: also write step.int8.onnx, onnxruntime's dynamic int8 quantisation")
     x.add_argument("--force", action="store_true", help="replace an existing export at --out")
+
+    w = sub.add_parser("words", help="count a checkpoint's word statistics again from its corpus (n-grams and the "
+                       "keyboard's mixture weights; a checkpoint from before them gets them)")
+    w.add_argument("--checkpoint", required=True, help="checkpoint or run directory")
+    w.add_argument("--corpus", required=True, nargs="+", help="the corpus it was trained on")
+    w.add_argument("--encoding", default="utf-8", help="the corpus's text encoding")
+    w.add_argument("--held-out-chars", type=int, default=HELD_OUT_CHARS,
+                   help="the train split's tail the mixture weights are estimated on")
 
     i = sub.add_parser("info", help="describe a checkpoint")
     i.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
@@ -136,6 +146,14 @@ def cmd_app(argv: list[str]) -> int:
     return 0
 
 
+def cmd_words(args) -> int:
+    ngram = recount_words(args.checkpoint, args.corpus, args.encoding, held_out_chars=args.held_out_chars)
+    n_bi, n_tri = sum(map(len, ngram.bigrams.values())), sum(map(len, ngram.trigrams.values()))
+    weights = ", ".join(f"{k} {w:.2f}" for k, w in zip(PARTS, ngram.mixture)) if ngram.mixture else "not estimated"
+    print(f"{args.checkpoint}: {len(ngram.unigrams):,} words, {n_bi:,} bigrams, {n_tri:,} trigrams; mixture {weights}")
+    return 0
+
+
 def cmd_info(args) -> int:
     model, tok, config = load_checkpoint(args.checkpoint)
     m, c = config["model"], config.get("corpus", {})
@@ -154,7 +172,7 @@ def cmd_info(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info, "suggest": cmd_suggest,
-            "export": cmd_export}
+            "export": cmd_export, "words": cmd_words}
 
 
 def main(argv=None) -> int:
