@@ -93,7 +93,9 @@ class NgramModel:
             return dict(hit)
         cands = set(self._pool(prefix, limit))
         if v is not None:
-            cands.update(self._in_range(self.bigrams if u is None else self.cont2, v, "f2", prefix))
+            # after one word the raw bigrams' followers, after two the continuation counts' (memoised apart)
+            follow = self._in_range(self.bigrams, v, "f2", prefix) if u is None else self._in_range(self.cont2, v, "f2c", prefix)
+            cands.update(follow)
             if u is not None:
                 cands.update(self._in_range(self.trigrams, f"{u}\t{v}", "f3", prefix))
         cands.discard(prefix)                                   # a completion adds something

@@ -7,7 +7,8 @@ training scores a checkpoint.
 
 writes ``step.onnx``, ``step.int8.onnx``, ``tokenizer.json`` (or ``tokenizer.model``), ``manifest.json``
 and the page (``index.html``, ``engine.js``, ``page.js``, ``vendor/`` with onnxruntime-web where
-fetched). The manifest's tables (token texts, which tokens are word characters, boundaries, keys per
+fetched), and ``words.json`` where the checkpoint has word n-grams (version 2: the page then mixes
+them in as the Python engine does). The manifest's tables (token texts, which tokens are word characters, boundaries, keys per
 token, the start ids) are the Python engine's own (``Predictor``), so the page's word rules are the
 same by construction. Usage:
 
@@ -29,6 +30,7 @@ import torch
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .faststep import FastStepper, pack_state, unpack_state
 from .keys import show_char
+from .ngram import NgramModel, load_words
 from .onnx_graph import INPUTS, OPSET, OUTPUTS, step_graph
 from .onnxstep import OnnxStep
 from .predictor import Predictor
@@ -37,7 +39,8 @@ from .sample import generate, start_ids
 
 FORMAT, FORMAT_VERSION = "chargen-onnx-step", 1
 FP32, INT8, MANIFEST = "step.onnx", "step.int8.onnx", "manifest.json"
-PAGE_FILES = ("index.html", "engine.js", "page.js")
+PAGE_FILES = ("index.html", "words.js", "engine.js", "page.js")
+WORDS = "words.json"          # the checkpoint's word n-grams (version 2), where it has them
 PARITY_TOKENS = 300          # export checks onnxruntime against the module over this many sampled tokens
 
 
@@ -60,7 +63,18 @@ def engine_tables(predictor: Predictor) -> dict:
             "word_mask": predictor.word_mask.astype(int).tolist(), "boundary_ids": predictor.boundary_ids.tolist(),
             "token_cost": predictor.token_cost, "unk_id": tok.unk_id, "start_ids": start_ids(tok),
             "jamo": predictor.jamo, "korean": predictor.korean,
-            "beam_width": predictor.beam_width, "max_word_len": predictor.max_word_len}
+            "beam_width": predictor.beam_width, "max_word_len": predictor.max_word_len,
+            "pool": predictor.pool, "rescore": predictor.rescore, "cache": True}
+
+
+def words_note(words) -> str:
+    """What the page's completions are made of, for this checkpoint's word statistics."""
+    if isinstance(words, NgramModel):
+        return "mixture: the character model, word n-grams (words.json version 2) and the session's words"
+    if words is not None:
+        return ("the character model alone: version-1 word statistics are not ported to the page "
+                "(chargen words --checkpoint DIR --corpus FILES refits them to version 2)")
+    return "the character model alone: the checkpoint has no word statistics"
 
 
 def parity(model, step: OnnxStep, ids: list[int]) -> float:
@@ -95,6 +109,10 @@ def export_onnx(src, out, int8: bool = True, command: str | None = None, force: 
         files["int8"] = INT8
     spec = tok.save(tmp)
     files["tokenizer"] = spec["file"]
+    words = load_words(src_dir)
+    if isinstance(words, NgramModel):            # the page mixes them in as the Python engine does
+        shutil.copy2(src_dir / WORDS, tmp / WORDS)
+        files["words"] = WORDS
     sample = "".join(generate(model, tok, "", PARITY_TOKENS, seed=0, stepper=stepper))
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "files": files,
@@ -104,7 +122,8 @@ def export_onnx(src, out, int8: bool = True, command: str | None = None, force: 
         "model": {"cell": c.cell, "num_layers": c.num_layers, "hidden_size": c.hidden_size, "vocab_size": c.vocab_size,
                   "state_size": stepper.state_size},
         "tokenizer": spec,
-        "engine": engine_tables(Predictor(model, tok, words=None, cache=False, stepper=stepper)),
+        "engine": {**engine_tables(Predictor(model, tok, words=None, cache=False, stepper=stepper)),
+                   "words": words_note(words)},
         "sizes": {k: (tmp / f).stat().st_size for k, f in files.items()},
         "parity": {"tokens": len(tok.encode(sample)),
                    "max_abs_logit_diff_fp32": parity(model, OnnxStep(proto), tok.encode(sample)[:PARITY_TOKENS])},

@@ -1,8 +1,12 @@
 """The keyboard that runs in the browser, in the real headless Chromium: the page the app serves at
 /ondevice/ (and the exported folder opened as a file) loads the ONNX step model with onnxruntime-web,
 and for text typed from the corpus its suggestion bar, completions and next-character chips are the
-Python engine's for the same model (the model alone: ``Predictor(model, tok, words=None,
-cache=False)``, float32 kernels), with no request to the server per keystroke.
+Python engine's for the same model and the same word statistics, with no request to the server per
+keystroke. Like with like: a checkpoint with word n-grams (words.json version 2) against
+``Predictor(model, tok, words=load_words(dir))`` (the mixture, the session cache and its online EM,
+as the app); one without them, or with version-1 statistics the page does not port (the bundled
+checkpoints today; "legacy" here), against the model alone (``words=None, cache=False``). Float32
+numpy kernels.
 
 onnxruntime-web comes from ``chargen/browser/fetch-ort.sh`` (npm), which ``.ci/run`` runs; this module
 runs it too where it has not been run. Under CI (``CI=true``) anything missing fails these tests."""
@@ -17,10 +21,12 @@ from test_app_api import start_app, train_tiny
 from test_app_browser import browser  # noqa: F401  (the Chromium fixture)
 from conftest import KOREAN
 
-from chargen.checkpoint import load_checkpoint
+from chargen.checkpoint import load_checkpoint, resolve_checkpoint
 from chargen.faststep import FastStepper
+from chargen.ngram import NgramModel, load_words
 from chargen.predictor import Predictor
 from chargen.resources import browser_dir, bundled
+from chargen.wordstats import WordModel
 from chargen.words import current_word
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -28,6 +34,9 @@ TIMEOUT = 30_000
 AUSTEN = (bundled("corpora") / "austen" / "austen-persuasion.txt").read_text(encoding="utf-8")
 # prefixes cut from the corpus: inside a word, just after a space, after punctuation
 PREFIXES = [AUSTEN[30_000:30_000 + n] for n in (57, 80, 143)] + ["Mr. Knightl", "Emma was "]
+# for the mixture: longer texts whose own words recur (the session cache, the weights' online EM)
+LONGER = [AUSTEN[40_000:40_000 + n] for n in (190, 231)] + ["Mr. Elliot said that Mr. Elliot was Mr. E"]
+MIXTURE = [0.5, 0.35, 0.15]        # weights the test sets, so that every part has its say
 ENGINE_JS = """async ([text, n]) => { const s = window.chargen.engine.session(); await s.setText(text);
   return {suggest: await s.suggest(n), complete: await s.completeWord(5), chars: s.nextChars(8)}; }"""
 
@@ -43,10 +52,34 @@ def ensure_ort_web():
             pytest.skip(message)
 
 
-def python_engine(path) -> Predictor:
+def python_engine(path, words: bool | None = None) -> Predictor:
+    """The Python engine the page must equal, set up as the export is: with the checkpoint's
+    version-2 n-grams (and the session cache) where it has them, else the character model alone.
+    ``words``: what the caller expects it to have (None: either)."""
     model, tok, _ = load_checkpoint(path)
-    return Predictor(model, tok, words=None, cache=False,
-                     stepper=FastStepper(model, kernels={"exact": "numpy", "search": "numpy"}))
+    stepper = FastStepper(model, kernels={"exact": "numpy", "search": "numpy"})
+    ngram = load_words(resolve_checkpoint(path))
+    has = isinstance(ngram, NgramModel)
+    assert words is None or words == has, f"{path}: version-2 word statistics {has}, expected {words}"
+    if has:
+        return Predictor(model, tok, words=ngram, stepper=stepper)
+    return Predictor(model, tok, words=None, cache=False, stepper=stepper)
+
+
+def with_words(root, name: str, text: str, version: int = 2):
+    """The bundled default's weights (linked) with word statistics of ``text``: version 2 (n-grams
+    and mixture weights, what ``chargen words`` makes) or the version-1 bigrams of older checkpoints."""
+    folder = root / name
+    folder.mkdir()
+    for f in (bundled("checkpoints") / "default").iterdir():
+        if f.name != "words.json":
+            (folder / f.name).symlink_to(f)
+    if version == 1:
+        WordModel.fit([text]).save(folder)
+        return
+    ngram = NgramModel.fit([text])
+    ngram.mixture = MIXTURE
+    ngram.save(folder)
 
 
 def python_answer(p: Predictor, text: str) -> dict:
@@ -68,7 +101,9 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("ondevice") / "checkpoints"
     root.mkdir()
     (root / "default").symlink_to(bundled("checkpoints") / "default")     # the bundled 2 x 256 LSTM
-    train_tiny(root, "korean", KOREAN * 12, tokenizer="jamo", steps=60)
+    train_tiny(root, "korean", KOREAN * 12, tokenizer="jamo", steps=60)           # training writes version 2
+    with_words(root, "mixed", AUSTEN)
+    with_words(root, "legacy", AUSTEN, version=1)
     before = os.environ.get("CHARGEN_ONDEVICE_CACHE")
     os.environ["CHARGEN_ONDEVICE_CACHE"] = str(root.parent / "exports")
     demo, url = start_app(root)
@@ -123,11 +158,43 @@ def test_typed_text_gets_the_python_engines_suggestions_without_asking_the_serve
         assert_same(pg.evaluate(ENGINE_JS, [text, 3]), python_answer(p, text), text)
 
 
+def test_version_1_statistics_leave_the_page_the_model_alone(context, server):
+    url, root = server
+    pg = open_page(context, f"{url}/ondevice/?model=legacy")
+    assert pg.evaluate("window.chargen.engine.words") is None
+    assert "version-1" in pg.evaluate("window.chargen.engine.manifest.engine.words")
+    p = python_engine(root / "legacy", words=False)
+    for text in ("Mr. Knightl", LONGER[0]):
+        assert_same(pg.evaluate(ENGINE_JS, [text, 3]), python_answer(p, text), text)
+
+
+def test_the_word_ngram_mixture_in_the_page(context, server):
+    url, root = server
+    pg = open_page(context, f"{url}/ondevice/?model=mixed")
+    assert pg.evaluate("window.chargen.engine.words !== null")
+    p, alone = python_engine(root / "mixed", words=True), python_engine(root / "legacy", words=False)   # same weights
+    differ = 0
+    for text in PREFIXES + LONGER:
+        py = python_answer(p, text)
+        assert_same(pg.evaluate(ENGINE_JS, [text, 3]), py, text)
+        differ += py["complete"] != python_answer(alone, text)["complete"]
+    assert differ >= 3, "the word side changed too few rankings for this test to tell"
+    # as typed, word by word (the session's cache and weights updated as it goes), the bar agrees too
+    text = LONGER[0]
+    steps = pg.evaluate("""async (cuts) => { const s = window.chargen.engine.session(), out = [];
+      for (const t of cuts) { await s.setText(t); out.push(await s.suggest(3)); } return out; }""",
+                        [text[:k] for k in range(40, len(text) + 1, 30)])
+    s = p.session()
+    for k, got in zip(range(40, len(text) + 1, 30), steps):
+        assert got == s.set_text(text[:k]).suggest(3), text[:k]
+
+
 def test_a_jamo_model_in_the_page(context, server):
     url, root = server
     pg = open_page(context, f"{url}/ondevice/?model=korean")
-    p = python_engine(root / "korean")
-    for text in ("영화 정말 재", "배우들 연기가 ", "영화가 너무 좋"):
+    assert pg.evaluate("window.chargen.engine.words !== null")     # jamo keys, words composed for display
+    p = python_engine(root / "korean", words=True)
+    for text in ("영화 정말 재", "배우들 연기가 ", "영화가 너무 좋", "영화 정말 재미있어요. 영화 정말 재"):
         assert_same(pg.evaluate(ENGINE_JS, [text, 3]), python_answer(p, text), text)
 
 

@@ -19,11 +19,13 @@ from chargen.cli import main  # noqa: E402
 from chargen.evaluate import stream_loss  # noqa: E402
 from chargen.faststep import FastStepper  # noqa: E402
 from chargen.model import CharLM, ModelConfig  # noqa: E402
+from chargen.ngram import NgramModel  # noqa: E402
 from chargen.onnx_export import OnnxLM, export_onnx, parity, read_manifest  # noqa: E402
 from chargen.onnxstep import OnnxStep  # noqa: E402
 from chargen.predictor import Predictor  # noqa: E402
 from chargen.resources import bundled  # noqa: E402
 from chargen.tokenizer import fit_tokenizer  # noqa: E402
+from chargen.wordstats import WordModel  # noqa: E402
 
 CHECKPOINTS = bundled("checkpoints")
 AUSTEN = (bundled("corpora") / "austen" / "austen-emma.txt").read_text(encoding="utf-8")[20_000:60_000]
@@ -92,8 +94,22 @@ def test_the_manifest_carries_the_python_engines_tables(default_export):
     assert e["token_texts"] == p.token_texts and e["boundary_ids"] == p.boundary_ids.tolist()
     assert e["word_mask"] == p.word_mask.astype(int).tolist() and e["token_cost"] == p.token_cost
     assert e["start_ids"] == tok.encode("\n")
-    for name in ("index.html", "engine.js", "page.js"):
+    for name in ("index.html", "words.js", "engine.js", "page.js"):
         assert (default_export / name).is_file()
+
+
+@pytest.mark.parametrize("version", [None, 1, 2])
+def test_the_export_carries_version_2_word_ngrams_for_the_page(tmp_path, version):
+    src = random_checkpoint(tmp_path / "ck", "lstm", "char", AUSTEN[:5000], hidden=16, layers=1)
+    if version == 1:
+        WordModel.fit([AUSTEN]).save(src)
+    elif version == 2:
+        NgramModel.fit([AUSTEN]).save(src)
+    m = export_onnx(src, tmp_path / "out", int8=False)
+    assert ("words" in m["files"]) == (version == 2)
+    assert m["engine"]["words"].startswith("mixture" if version == 2 else "the character model alone")
+    if version == 2:
+        assert json.loads((tmp_path / "out" / "words.json").read_text())["version"] == 2
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -126,7 +142,7 @@ def test_cli_export_onnx(tmp_path, capsys):
     said = capsys.readouterr().out
     assert "step.onnx" in said and "matches the model" in said
     m = json.loads((out / "manifest.json").read_text())
-    assert set(m["files"]) == {"fp32", "tokenizer"} and "command" in m["source"]
+    assert set(m["files"]) - {"words"} == {"fp32", "tokenizer"} and "command" in m["source"]
     assert main(["export", "--format", "onnx", "--checkpoint", str(CHECKPOINTS / "default"), "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
     rows = np.zeros((2, m["model"]["state_size"]), np.float32)

@@ -1,8 +1,11 @@
 // The keyboard engine in the page: the Python engine's rules (chargen/words.py, session.py,
-// completion.py, blend.py without word statistics) over the exported ONNX step model, run by
-// onnxruntime-web. Everything is computed here: no server round trip per keystroke.
+// completion.py, blend.py) over the exported ONNX step model, run by onnxruntime-web. Everything is
+// computed here: no server round trip per keystroke. Completions are blend._mixed where the export
+// has word n-grams (words.json version 2, words.js: the character model, the n-grams and the
+// session's own words mixed with weights adapted per session), else the character model alone
+// (version-1 bigram statistics are not ported: ``chargen words`` refits a checkpoint to version 2).
 //
-//   const engine = await ChargenEngine.load(ort, files)   // files: {manifest, onnx} (objects / bytes)
+//   const engine = await ChargenEngine.load(ort, files)   // files: {manifest, onnx, words?}
 //   const s = engine.session(); await s.setText("Mr. Knightl")
 //   await s.nextChars(8)       // [["e", 0.97], ...]
 //   await s.completeWord(3)    // [["Knightley", 0.91], ...]: the character model's beam search
@@ -18,15 +21,11 @@
   const S_BASE = 0xac00, S_COUNT = 11172, L_BASE = 0x1100, V_BASE = 0x1161, T_BASE = 0x11a7;
   const V_COUNT = 21, T_COUNT = 28, N_COUNT = V_COUNT * T_COUNT;
 
-  // ------------------------------------------------------------------ words and Hangul (words.py, hangul.py)
-  const WORD_CHAR = /^[\p{L}\p{N}]$/u;          // str.isalnum(): letters and numbers (Hangul included)
-  const isWordChar = (c) => c === "'" || WORD_CHAR.test(c);
-  function currentWord(text) {
-    const cs = Array.from(text);
-    let i = cs.length;
-    while (i > 0 && isWordChar(cs[i - 1])) i--;
-    return cs.slice(i).join("");
-  }
+  const W = root.ChargenWords;                   // words.js, loaded first
+  const { currentWord, isWordChar } = W;
+  const KEEP_RECENT = 256, KEEP_EVERY = 32, KEEP_SPARSE = 256;      // session.py: which states Python keeps
+
+  // ------------------------------------------------------------------ Hangul (hangul.py)
   const isSyllable = (cp) => cp >= S_BASE && cp < S_BASE + S_COUNT;
   function decomposeHangul(text) {               // syllables -> conjoining jamo (NFD for them alone)
     let out = "";
@@ -77,6 +76,12 @@
     const s = Array.from(values).sort((a, b) => b - a);
     return s.length >= n ? s[n - 1] : -Infinity;
   }
+  function boundaryLogp(row, boundary) {         // log P(a word boundary): float32, as numpy
+    let sum = 0;
+    for (const j of boundary) sum = f32(sum + f32(Math.exp(row[j])));
+    return f32(Math.log(sum));
+  }
+  const byScore = (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
   class Engine {
     constructor(ort, session, manifest) {
@@ -87,6 +92,8 @@
       this.wordMask = Uint8Array.from(e.word_mask); this.boundary = Int32Array.from(e.boundary_ids);
       this.cost = e.token_cost; this.unk = e.unk_id; this.jamo = e.jamo;
       this.beamWidth = e.beam_width; this.maxWordLen = e.max_word_len;
+      this.pool = e.pool ?? 8; this.rescore = e.rescore ?? 3; this.useCache = e.cache ?? true;
+      this.words = null;                           // NgramModel where the export has words.json version 2
       this.nWordTokens = this.wordMask.reduce((a, b) => a + b, 0);
       this.stoi = new Map();
       this.texts.forEach((t, i) => { if (i !== this.unk && Array.from(t).length === 1 && !this.stoi.has(t)) this.stoi.set(t, i); });
@@ -100,6 +107,11 @@
                         "(subword token healing and SentencePiece are not ported to the page)");
       const session = await ort.InferenceSession.create(files.onnx, { executionProviders: ["wasm"], ...options });
       const engine = new Engine(ort, session, manifest);
+      if (manifest.files.words) {
+        const words = typeof files.words === "string" ? JSON.parse(files.words) : files.words;
+        if (!words || words.version !== W.VERSION) throw new Error(`${manifest.files.words}: word n-grams version ${W.VERSION} expected`);
+        engine.words = new W.NgramModel(words);
+      }
       engine.start = await engine.startState();
       return engine;
     }
@@ -109,6 +121,7 @@
       return Array.from(text, (c) => this.stoi.get(c) ?? this.unk);
     }
     shown(text) { return this.jamo ? composeHangul(text) : text; }
+    wordKey(word) { return this.jamo ? decomposeHangul(word) : word; }   // as the word statistics store it
 
     async step(ids, rows) {                        // ids (K,), rows Float32Array (K*S) -> {logits, rows}
       const K = ids.length, T = this.ort.Tensor;
@@ -134,6 +147,7 @@
     constructor(engine) {
       this.e = engine; this.text = ""; this.ids = []; this.states = [engine.start];
       this.trie = new Map(); this.anchor = null;
+      this.words = engine.words ? new W.SessionWords(engine.words, (w) => engine.wordKey(w), (a, b) => this.spanProb(a, b)) : null;
     }
 
     async setText(text) {                          // keep the longest cached prefix, step the rest
@@ -165,7 +179,13 @@
       return found.filter(([w]) => jamoKeys(w) - typed >= 2).slice(0, n).map(([w]) => w);
     }
 
-    async candidates(word, n, minKeys) {           // blend._blend without word statistics: P_char alone
+    async candidates(word, n, minKeys) {           // blend.candidates (no Hangul being composed)
+      if (this.words) return this.mixed(word, n, minKeys);
+      const { probs } = await this.charSearch(word, n, minKeys, []);   // blend._blend, no word statistics
+      return Array.from(probs).sort(byScore);
+    }
+
+    async charSearch(word, n, minKeys, forced) {          // the beam search from the word's start
       const nWord = word ? this.e.encode(word).length : 0;
       const end = this.ids.length, wordIds = this.ids.slice(end - nWord);
       const anchor = this.states[end - nWord];
@@ -174,8 +194,51 @@
       if (!this.trie.has(key)) this.trie.set(key, { row: this.states[end].row, logp: logSoftmax(this.states[end].logits, this.e.V, 0) });
       const base = wordIds.map((i) => this.e.texts[i]).join("");
       const added0 = jamoKeys(this.e.shown(base)) - jamoKeys(word);
-      const probs = await this.beamSearch(wordIds, base, n, minKeys, added0);
-      return Array.from(probs).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      return { probs: await this.beamSearch(wordIds, base, n, minKeys, added0, forced), wordIds, end };
+    }
+
+    async mixed(word, n, minKeys) {                // blend._mixed: l_char P_char + l_ngram P_ngram + l_cache P_cache
+      const e = this.e, weights = this.words.mixture.weights.slice();   // this query's weights: before the update
+      weights[2] *= e.useCache ? 1 : 0;
+      const key = e.wordKey(word), [pu, pv] = W.previousWords(this.text, 2);
+      const [u, v] = [pu, pv].map((w) => (w === null ? null : W.fold(e.wordKey(w))));
+      const starts = W.sentenceStart(this.text), shown = (w) => W.cased(e.shown(w), word, starts);
+      const ngramP = new Map(e.words.candidates(u, v, W.fold(key), e.pool).map(([k, q]) => [shown(e.words.spelled(k)), q]));
+      const cache = this.words.update(this.text), before = W.previousWord(this.text);
+      const cacheP = new Map(e.useCache ? cache.joint(before === null ? null : e.wordKey(before), key, e.pool).map(([w, q]) => [shown(w), q]) : []);
+      const wordSide = new Map();
+      for (const w of new Set([...ngramP.keys(), ...cacheP.keys()])) wordSide.set(w, weights[1] * (ngramP.get(w) ?? 0) + weights[2] * (cacheP.get(w) ?? 0));
+      const forced = Array.from(wordSide).sort(byScore).slice(0, e.rescore).map(([w]) => w);
+      const { probs, wordIds, end } = await this.charSearch(word, n, minKeys, forced);
+      const typedP = this.prefixProb(wordIds, end), scores = new Map();
+      for (const w of new Set([...probs.keys(), ...wordSide.keys()])) scores.set(w, weights[0] * typedP * (probs.get(w) ?? 0) + (wordSide.get(w) ?? 0));
+      const total = Array.from(scores.values()).reduce((a, b) => a + b, 0) || 1;
+      return Array.from(scores, ([w, q]) => [w, q / total]).sort(byScore);
+    }
+
+    kept(pos) {                                    // whether Python's session still holds this position's state
+      const n = this.ids.length;
+      return pos === 0 || pos >= n - KEEP_RECENT || (pos % KEEP_EVERY === 0 && pos >= n - KEEP_RECENT - KEEP_SPARSE * KEEP_EVERY);
+    }
+    tokenLogp(pos) { return this.kept(pos) ? logSoftmax(this.states[pos].logits, this.e.V, 0) : null; }
+
+    prefixProb(wordIds, end) {                     // session._prefix_prob: P_char of the word typed so far
+      let lp = 0;
+      for (let j = end - wordIds.length, k = 0; j < end; j++, k++) {
+        const row = this.tokenLogp(j);
+        if (row === null) return 0;
+        lp += row[wordIds[k]];
+      }
+      return Math.exp(lp);
+    }
+
+    spanProb(a, b) {                               // session._span_prob: P_char of the finished word text[a:b]
+      const cs = Array.from(this.text), wid = this.e.encode(cs.slice(a, b).join(""));
+      const ia = this.e.jamo ? this.e.encode(cs.slice(0, a).join("")).length : a, ib = ia + wid.length;
+      if (ib >= this.ids.length || wid.some((t, k) => this.ids[ia + k] !== t)) return null;
+      const wordP = this.prefixProb(wid, ib), after = this.tokenLogp(ib);
+      if (!wordP || after === null) return null;
+      return wordP * Math.exp(boundaryLogp(after, this.e.boundary));
     }
 
     async expand(paths) {                          // completion.Trie.expand: one batched step for new paths
@@ -192,11 +255,21 @@
       return paths.map((p) => this.trie.get(p.join(",")).logp);
     }
 
-    async beamSearch(wordIds, base, n, minKeys, added0) {   // completion.beam_search, no forced words
+    async beamSearch(wordIds, base, n, minKeys, added0, forced = []) {   // completion.beam_search
       const e = this.e, V = e.V, finished = new Map(), counted = new Map();
-      let logp = [this.trie.get(wordIds.join(",")).logp];
+      const rests = new Map(), forcedLp = new Map();       // forced words: their exact P_char, walked alongside
+      for (const w of forced) {
+        const ids = e.encode(w);
+        if (ids.length > wordIds.length && wordIds.every((t, k) => ids[k] === t)) { rests.set(w, ids.slice(wordIds.length)); forcedLp.set(w, 0); }
+      }
+      let logp = [this.trie.get(wordIds.join(",")).logp], rowOf = new Map([["", 0]]);
       let beams = [{ score: 0, path: [], added: added0, text: "" }];
       for (let depth = 0; ; depth++) {
+        for (const [w, r] of rests) {                      // completion._walk_forced
+          if (depth > r.length) continue;
+          const row = logp[rowOf.get(r.slice(0, depth).join(","))];
+          forcedLp.set(w, forcedLp.get(w) + (depth < r.length ? row[r[depth]] : boundaryLogp(row, e.boundary)));
+        }
         if (beams.length) {
           if (depth > 0) {
             beams.forEach((b, k) => {
@@ -213,10 +286,15 @@
           if (depth >= e.maxWordLen) beams = [];
           else beams = this.widen(beams, logp, n, counted);
         }
-        if (!beams.length) break;
-        logp = await this.expand(beams.map((b) => wordIds.concat(b.path)));
+        const paths = beams.map((b) => wordIds.concat(b.path));
+        const todo = Array.from(rests.values()).filter((r) => depth + 1 <= r.length).map((r) => r.slice(0, depth + 1));
+        if (!paths.length && !todo.length) break;
+        rowOf = new Map(todo.map((q, i) => [q.join(","), paths.length + i]));
+        logp = await this.expand(paths.concat(todo.map((q) => wordIds.concat(q))));
       }
-      return new Map(Array.from(finished, ([w, s]) => [w, Math.exp(s)]));
+      const out = new Map(Array.from(finished, ([w, s]) => [w, Math.exp(s)]));
+      for (const [w, s] of forcedLp) out.set(w, Math.exp(s));
+      return out;
     }
 
     widen(beams, logp, n, counted) {               // the best continuations that can still win

@@ -10,8 +10,10 @@ INTEGRITY="sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL0
 FILES=(ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm)
 HERE="$(cd "$(dirname "$0")" && pwd)"
 VENDOR="$HERE/vendor"
-if [ -f "$VENDOR/VERSION" ] && [ "$(cat "$VENDOR/VERSION")" = "$VERSION" ]; then
-    exit 0
+have=1
+for f in "${FILES[@]}"; do [ -f "$VENDOR/$f" ] || have=0; done
+if [ "$have" = 1 ] && [ -f "$VENDOR/VERSION" ] && [ "$(cat "$VENDOR/VERSION")" = "$VERSION" ]; then
+    exit 0                           # this version's three files are all there
 fi
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT

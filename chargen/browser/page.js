@@ -24,7 +24,8 @@
     if (!res.ok) throw new Error(`${base}manifest.json: ${res.status} ${await res.text()}`);
     const manifest = await res.json();
     const onnx = new Uint8Array(await (await fetch(base + manifest.files[precision])).arrayBuffer());
-    return { manifest, onnx };
+    const words = manifest.files.words ? await (await fetch(base + manifest.files.words)).json() : null;
+    return { manifest, onnx, words };
   }
 
   async function fromFolder(fileList) {           // opened as a file: the files of the picked folder
@@ -38,7 +39,8 @@
     ort.env.wasm.wasmBinary = new Uint8Array(await get("vendor/ort-wasm-simd-threaded.wasm").arrayBuffer());
     const manifest = JSON.parse(await get("manifest.json").text());
     const onnx = new Uint8Array(await get(manifest.files[precision]).arrayBuffer());
-    return { manifest, onnx };
+    const words = manifest.files.words ? JSON.parse(await get(manifest.files.words).text()) : null;
+    return { manifest, onnx, words };
   }
 
   async function start(files) {
@@ -48,7 +50,8 @@
     chargen.session = engine.session();
     const m = files.manifest.model;
     chargen.info = `${m.num_layers} × ${m.hidden_size} ${m.cell.toUpperCase()}, ${files.manifest.tokenizer.kind}, ` +
-      `${precision}, ${(files.onnx.byteLength / 1e6).toFixed(2)} MB`;
+      `${precision}, ${(files.onnx.byteLength / 1e6).toFixed(2)} MB; ` +
+      (engine.words ? "word n-grams mixed in" : "the character model alone (no version-2 word n-grams)");
     status(`${chargen.info}; loaded in ${(performance.now() - t0).toFixed(0)} ms`);
     $("text").disabled = false;
     $("text").addEventListener("input", () => update());

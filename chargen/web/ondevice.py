@@ -4,7 +4,7 @@ made on first request (``onnx_export``) and kept in a cache folder. Per keystrok
 server nothing: it loads these files once and computes in the browser.
 
     GET /ondevice/?model=default              the page (models: the picker's names; none: its default)
-    GET /ondevice/models/default/manifest.json, step.onnx, step.int8.onnx
+    GET /ondevice/models/default/manifest.json, step.onnx, step.int8.onnx, words.json (version 2 only)
 
 ``add_routes(app, catalog)`` puts them before Gradio's own routes. Environment: CHARGEN_ONDEVICE_CACHE
 (default: the system temp folder's ``chargen-ondevice``) holds the exports.
@@ -24,13 +24,14 @@ from starlette.routing import Route
 
 from ..catalog import Catalog
 from ..checkpoint import CheckpointError
-from ..onnx_export import FP32, INT8, MANIFEST, PAGE_FILES, export_onnx
+from ..onnx_export import FP32, INT8, MANIFEST, PAGE_FILES, WORDS, export_onnx
 from ..resources import browser_dir
 
 PAGE_ROUTE = "/ondevice"
 VENDOR_FILES = {"ort.wasm.min.js": "text/javascript", "ort-wasm-simd-threaded.mjs": "text/javascript",
                 "ort-wasm-simd-threaded.wasm": "application/wasm"}
-MODEL_FILES = {MANIFEST: "application/json", FP32: "application/octet-stream", INT8: "application/octet-stream"}
+MODEL_FILES = {MANIFEST: "application/json", FP32: "application/octet-stream", INT8: "application/octet-stream",
+               WORDS: "application/json"}
 _LOCK = threading.Lock()                 # one export at a time (a few seconds each, then cached)
 
 
@@ -41,7 +42,9 @@ def cache_root() -> Path:
 def exported(catalog: Catalog, name: str) -> Path:
     """The export folder of the listed checkpoint ``name``, made now if this version has none yet."""
     entry = catalog.entry(name)                       # only a listed child of the root (CheckpointError)
-    stamp = hashlib.sha256(f"{entry.path.resolve()}|{(entry.path / 'config.json').stat().st_mtime_ns}".encode())
+    # a new version of the weights or of the word statistics (chargen words) is a new export
+    mtimes = [(entry.path / f).stat().st_mtime_ns if (entry.path / f).exists() else 0 for f in ("config.json", WORDS)]
+    stamp = hashlib.sha256(f"{entry.path.resolve()}|{mtimes}".encode())
     folder = cache_root() / f"{name}-{stamp.hexdigest()[:16]}"
     with _LOCK:
         if not (folder / MANIFEST).is_file():
