@@ -50,11 +50,13 @@ def test_the_wheel_carries_the_package_the_command_and_the_bundled_files(install
     venv, work, env = installed
     where = run([str(venv / "bin" / "python"), "-c",
                  "import chargen, chargen.cli as c, chargen.resources as r; "
-                 "print(chargen.__file__); print(c.DEFAULT_CHECKPOINT); print(r.bundled('corpora'))"], cwd=work, env=env)
-    package, default, corpora = map(Path, where.split())
+                 "print(chargen.__file__); print(c.DEFAULT_CHECKPOINT); print(r.bundled('corpora')); print(r.browser_dir())"],
+                cwd=work, env=env)
+    package, default, corpora, page = map(Path, where.split())
     assert venv in package.parents, f"chargen was imported from {package}, not the fresh venv"
     assert venv in default.parents and (default / "config.json").is_file()
     assert (corpora / "austen" / "austen-emma.txt").is_file()
+    assert venv in page.parents and all((page / f).is_file() for f in ("index.html", "words.js", "engine.js", "page.js"))
     assert (venv / "bin" / "chargen").is_file()
 
 
@@ -65,7 +67,7 @@ def test_chargen_info_and_suggest_run_outside_the_repository(installed):
     out = run(["chargen", "suggest", "--text", "Mr. Knightl"], cwd=work, env=env)
     assert "Knightley" in out
     help_text = run(["chargen", "--help"], cwd=work, env=env)
-    for command in ("train", "sample", "suggest", "eval", "export", "info", "app"):
+    for command in ("train", "sample", "suggest", "eval", "export", "words", "info", "app"):
         assert command in help_text
     app_help = run(["chargen", "app", "--help"], cwd=work, env=env)      # the web app's own flags
     assert "--checkpoints" in app_help and "--max-upload-mb" in app_help

@@ -17,8 +17,12 @@ if [ "$have" = 1 ] && [ -f "$VENDOR/VERSION" ] && [ "$(cat "$VENDOR/VERSION")" =
 fi
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-(cd "$TMP" && npm pack "onnxruntime-web@$VERSION" --silent >/dev/null)
 TGZ="$TMP/onnxruntime-web-$VERSION.tgz"
+if command -v npm >/dev/null; then
+    (cd "$TMP" && npm pack "onnxruntime-web@$VERSION" --silent >/dev/null)
+else                                 # no npm here: the same tarball from the registry, checked the same way
+    curl -fsSL -o "$TGZ" "https://registry.npmjs.org/onnxruntime-web/-/onnxruntime-web-$VERSION.tgz"
+fi
 GOT="sha512-$(openssl dgst -sha512 -binary "$TGZ" | base64 -w0)"
 if [ "$GOT" != "$INTEGRITY" ]; then
     echo "onnxruntime-web $VERSION: integrity mismatch ($GOT)" >&2
