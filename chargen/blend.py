@@ -59,6 +59,7 @@ def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
     out of the predictor (``char=False``, ``cache=False``) weighs nothing. Probabilities are
     returned relative to the candidates' total."""
     p = s.p
+    cache = s._words.update(s.text)          # the words typed so far move the weights first
     weights = list(s._words.mixture.weights)
     weights[0] *= p.char
     weights[2] *= p.cache
@@ -71,7 +72,6 @@ def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
         return cased(p.shown(w), word, starts)
     ngram_p = _fits({shown(p.words.spelled(k)): q for k, q in p.words.candidates(u, v, fold(key), limit).items()},
                     typed_keys)
-    cache = s._words.update(s.text)
     before = previous_word(s.text)
     cache_p = _fits({shown(w): q for w, q in cache.joint(p.word_key(before) if before else None, key, limit).items()},
                     typed_keys) if p.cache else {}

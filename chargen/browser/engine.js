@@ -198,13 +198,14 @@
     }
 
     async mixed(word, n, minKeys) {                // blend._mixed: l_char P_char + l_ngram P_ngram + l_cache P_cache
-      const e = this.e, weights = this.words.mixture.weights.slice();   // this query's weights: before the update
+      const e = this.e, cache = this.words.update(this.text);           // the words typed so far, learned first
+      const weights = this.words.mixture.weights.slice();
       weights[2] *= e.useCache ? 1 : 0;
       const key = e.wordKey(word), [pu, pv] = W.previousWords(this.text, 2);
       const [u, v] = [pu, pv].map((w) => (w === null ? null : W.fold(e.wordKey(w))));
       const starts = W.sentenceStart(this.text), shown = (w) => W.cased(e.shown(w), word, starts);
       const ngramP = new Map(e.words.candidates(u, v, W.fold(key), e.pool).map(([k, q]) => [shown(e.words.spelled(k)), q]));
-      const cache = this.words.update(this.text), before = W.previousWord(this.text);
+      const before = W.previousWord(this.text);
       const cacheP = new Map(e.useCache ? cache.joint(before === null ? null : e.wordKey(before), key, e.pool).map(([w, q]) => [shown(w), q]) : []);
       const wordSide = new Map();
       for (const w of new Set([...ngramP.keys(), ...cacheP.keys()])) wordSide.set(w, weights[1] * (ngramP.get(w) ?? 0) + weights[2] * (cacheP.get(w) ?? 0));
