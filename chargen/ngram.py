@@ -136,8 +136,8 @@ class NgramModel:
         """Count the words of ``chunks`` (an iterable of text pieces: a word cut at a piece's edge is
         joined). Memory stays bounded: past ``track`` distinct trigrams, those seen once are dropped
         (lossy counting: a trigram seen twice in a row of that many keeps its count); the saved
-        model keeps the ``max_words`` most frequent words, bigrams and trigrams seen ``min_count``
-        times or more (``max_trigrams`` at most)."""
+        model keeps the ``max_words`` most frequent words, and the bigrams (with their continuation
+        counts) and trigrams seen ``min_count`` times or more (``max_trigrams`` at most)."""
         uni, bi, tri, spellings = Counter(), Counter(), Counter(), defaultdict(Counter)
         prev = (None, None)
         for words in _word_runs(chunks):
@@ -214,8 +214,9 @@ def _tables(uni, bi, tri, spellings, max_words, min_count, max_trigrams) -> dict
     for (a, b), n in bi.items():
         if n >= min_count and a in keep and b in keep:
             bigrams[a][b] = n
-    for (b, c), n in cont2.items():
-        cont2_t[b][c] = n
+    for (b, c), n in cont2.items():          # pruned as the bigrams are: the file stays about their size
+        if bi[b, c] >= min_count:
+            cont2_t[b][c] = n
     for (a, b, c), n in heapq.nlargest(max_trigrams, ((k, n) for k, n in tri.items() if n >= min_count
                                                        and k[0] in keep and k[1] in keep and k[2] in keep),
                                         key=lambda kv: kv[1]):

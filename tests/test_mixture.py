@@ -79,6 +79,19 @@ def test_word_side_completions_are_cased_as_a_keyboard_user_expects():
     assert "cat" in [w for w, _ in p.session("The ").next_words(3)]         # the word side ranks next words
 
 
+def test_a_confident_word_side_brings_words_the_character_beam_never_reaches():
+    # an untrained character model spreads its mass over 20-odd letters: its beam of 8 never spells
+    # "Zanzibar" out; the n-grams have it after "to", and with the character model in the mixture too
+    # it still reaches the bar, after a space (no letter typed) and after its first letter
+    ngram = NgramModel.fit([("They sailed to Zanzibar. " * 30) + STORY])
+    ngram.mixture = [0.5, 0.4, 0.1]
+    p = _predictor(text=STORY + " Zanzibar.", words=ngram)
+    assert "Zanzibar" in p.session("They sailed to ").suggest(3)
+    assert p.session("They sailed to Z").suggest(1) == ["Zanzibar"]
+    char_only = _predictor(text=STORY + " Zanzibar.", words=None, cache=False)
+    assert "Zanzibar" not in char_only.session("They sailed to Z").suggest(3)    # the beam alone: not reached
+
+
 def test_rows_for_the_held_out_estimate_score_every_word():
     ngram = NgramModel.fit([STORY])
     p = _predictor()
