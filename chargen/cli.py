@@ -1,4 +1,4 @@
-"""Command line: ``python -m chargen train | sample | suggest | eval | export | info``.
+"""Command line: ``python -m chargen train | sample | suggest | eval | export | info | inside | compare``.
 
 A thin layer: every command parses flags (generated from the library's config dataclasses where
 there is one) and calls the library. Errors in the user's input (corpus, checkpoint, flags) print one
@@ -16,6 +16,7 @@ import torch
 
 from .checkpoint import CheckpointError, export_checkpoint, load_checkpoint
 from .cli_args import add_dataclass_args, dataclass_from_args
+from .cli_inside import add_inside_commands, cmd_compare, cmd_inside
 from .cli_keyboard import add_keyboard_commands, cmd_eval, cmd_suggest
 from .data import CorpusError
 from .model import ModelConfig
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--stop", action="append", default=[], help="stop when this string is produced (repeatable)")
 
     add_keyboard_commands(sub, str(DEFAULT_CHECKPOINT))
+    add_inside_commands(sub, str(DEFAULT_CHECKPOINT))
 
     x = sub.add_parser("export", help="copy a checkpoint for shipping: smaller weights, no trainer state")
     x.add_argument("--checkpoint", required=True, help="checkpoint or run directory (a run means its best/)")
@@ -118,7 +120,7 @@ def cmd_info(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info, "suggest": cmd_suggest,
-            "export": cmd_export}
+            "export": cmd_export, "inside": cmd_inside, "compare": cmd_compare}
 
 
 def main(argv=None) -> int:
