@@ -16,6 +16,7 @@ layers and the same embedding width, so each reads the same inputs with the same
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -74,6 +75,7 @@ class CompareConfig:
         return self.minutes / 5 if self.no_clip_minutes is None else self.no_clip_minutes
 
 
+@lru_cache(maxsize=1024)
 def count_params(cell: str, hidden: int, num_layers: int, embed: int, vocab: int) -> int:
     """Non-embedding parameters of such a model (built on the meta device: no memory, no time)."""
     with torch.device("meta"):

@@ -97,8 +97,8 @@ def correlations(acts: np.ndarray, values: np.ndarray, mask: np.ndarray | None =
 
 
 def rank_cells(acts: np.ndarray, features: dict, labels: list, top: int = 20) -> list[CellScore]:
-    """The units best at tracking a feature: first the best unit of each feature (strongest first),
-    then the other (unit, feature) pairs by |r|, each unit once, ``top`` in all."""
+    """The units best at tracking a feature: first the best unit of each feature (strongest first;
+    one unit may be the best of two), then other units by their strongest |r|, ``top`` in all."""
     if len(labels) != acts.shape[1]:
         raise ValueError(f"{len(labels)} labels for {acts.shape[1]} units")
     table = {name: correlations(acts, values, mask) for name, (values, mask) in features.items()}
@@ -108,9 +108,9 @@ def rank_cells(acts: np.ndarray, features: dict, labels: list, top: int = 20) ->
     best.sort(key=lambda s: -abs(s.r))
     pairs = sorted(((abs(r[k]), name, k) for name, r in table.items() for k in np.argsort(-np.abs(r))[:top]),
                    reverse=True)
-    out, seen = [], set()
-    for score in best + [CellScore(name, labels[k], float(table[name][k]), sizes[name]) for _, name, k in pairs]:
-        if score.label not in seen and len(out) < top:
-            seen.add(score.label)
-            out.append(score)
+    out, seen = best[:top], {s.label for s in best}
+    for _, name, k in pairs:
+        if labels[k] not in seen and len(out) < top:
+            seen.add(labels[k])
+            out.append(CellScore(name, labels[k], float(table[name][k]), sizes[name]))
     return out

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from .inside_html import page, table_html
+from .plots import save_lines
 
 REPORT_FILE, HTML_FILE = "report.json", "report.html"
 FIGURES = {"val_curves.png": "Validation bits per character during training (same budget for every cell)",
@@ -39,7 +40,6 @@ def _style(report: dict, run: dict, **extra) -> dict:
 
 def _plot(out: Path, report: dict) -> list[str]:
     """The PNGs (names in ``out``)."""
-    from .plots import save_lines
     main, runs, cfg = _main(report), report["runs"], report["config"]
 
     def curve(r, x):
