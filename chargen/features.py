@@ -61,6 +61,8 @@ def text_features(text: str) -> dict:
     for i, c in enumerate(text):
         if c in QUOTES:
             inside = (not inside) if QUOTES[c] is None else QUOTES[c]
+        elif c == "\n" and i and text[i - 1] == "\n":
+            inside = False         # a quotation never spans a blank line (one that goes on reopens)
         level = level + 1 if c in OPEN else max(0, level - 1) if c in CLOSE else level
         quotes[i], depth[i], line[i] = inside, level, col
         col = 0 if c == "\n" else col + 1

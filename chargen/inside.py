@@ -35,6 +35,7 @@ class Analysis:
     ranking: list               # [CellScore], best first
     saturation: dict            # {layer: {gate: (below 0.1, above 0.9)}}
     start_state: object         # the model state the text was read from (after a line break)
+    influence: dict | None = None   # text_influence's curve, kept once computed
 
     @property
     def layers(self) -> int:
@@ -109,12 +110,15 @@ def connectivity(model, analysis: Analysis, position: int) -> np.ndarray:
 
 
 def text_influence(model, analysis: Analysis, max_distance: int = 64, positions: int = 32) -> dict:
-    """Influence against distance averaged over places in this text (short texts: short distances)."""
+    """Influence against distance averaged over places in this text (short texts: short distances);
+    computed once per analysis."""
     ids = analysis.trace.ids
     if len(ids) < 8:
         raise ValueError("the text is too short for an influence curve: give at least 8 tokens")
-    return influence_curve(model, ids, max_distance=min(max_distance, len(ids) // 2), positions=positions,
-                           burn_in=min(16, len(ids) // 4))
+    if analysis.influence is None:
+        analysis.influence = influence_curve(model, ids, max_distance=min(max_distance, len(ids) // 2),
+                                             positions=positions, burn_in=min(16, len(ids) // 4))
+    return analysis.influence
 
 
 def top_cells_by_feature(ranking: list[CellScore]) -> dict:

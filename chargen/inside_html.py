@@ -36,8 +36,10 @@ def activation_colour(value: float) -> str:
     return _rgba(*activation_rgb(value))
 
 
-def _char(c: str) -> str:
-    return html.escape(show_char(c) if c in " \n\t" or not c.isprintable() else c)
+def _char(c: str, space: str = "␣") -> str:
+    """A character as shown: visible line breaks (and spaces, in the guesses), compatibility jamo."""
+    return html.escape(space if c == " " else show_char(c) if c in "\n\t" or not c.isprintable() or
+                       0x1100 <= ord(c) <= 0x11FF else c)
 
 
 def _line_break(c: str) -> str:
@@ -58,7 +60,7 @@ def activation_html(shown: str, values, top_text=None, top_probs=None, last_of_t
                               f'title="{100 * p:.1f}%">{_char(g[:1]) + (html.escape(g[1:3]) if len(g) > 1 else "")}'
                               f'</span>' for g, p in zip(top_text[t], top_probs[t]))
         parts.append(f'<span class="col" data-i="{i}"><span class="c" style="background:{activation_colour(values[i])}" '
-                     f'title="{html.escape(repr(c))}: {values[i]:+.3f}">{_char(c)}</span>{guesses}</span>'
+                     f'title="{html.escape(repr(c))}: {values[i]:+.3f}">{_char(c, " ")}</span>{guesses}</span>'
                      + _line_break(c))
     return "".join(parts) + "</div>"
 
@@ -77,7 +79,7 @@ def gradient_html(shown: str, grads, position: int) -> str:
             style, title = f"background:{_rgba(GRADIENT, level)}", f"{g[i]:.2e}"
         mark = " here" if i == position else ""
         parts.append(f'<span class="col" data-i="{i}"><span class="c{mark}" style="{style}" title="{title}">'
-                     f'{_char(c)}</span></span>' + _line_break(c))
+                     f'{_char(c, " ")}</span></span>' + _line_break(c))
     return "".join(parts) + "</div>"
 
 
@@ -147,6 +149,7 @@ CSS = """
 .itable { border-collapse: collapse; font-size: 0.9em; margin: 6px 0; }
 .itable th, .itable td { border: 1px solid #ccc; padding: 2px 8px; text-align: left; }
 .inote { opacity: 0.7; font-size: 0.9em; }
+.inside-cap { font-size: 0.85em; opacity: 0.75; margin: 4px 0; }
 """
 
 

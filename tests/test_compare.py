@@ -52,6 +52,12 @@ def test_compare_end_to_end(tmp_path, english_file, capsys):
     assert (out / "runs" / "gru-noclip" / "best" / "model.safetensors").exists()
     assert find_reports([tmp_path]) == [(f"{tmp_path.name}/cmp", out)]
     assert 'src="data:x"' in report_body(load_report(out), image_src=lambda name: "data:x")
+    from chargen.catalog import Catalog
+    from chargen.web.inside_view import InsideViews
+    views = InsideViews(Catalog(tmp_path / "none"), [tmp_path])          # the app's Inside tab shows it
+    assert views.reports() == [f"{tmp_path.name}/cmp"]
+    shown = views.report(f"{tmp_path.name}/cmp")
+    assert shown.count('src="data:image/png;base64,iVBOR') == 4 and "lstm-bptt16" in shown
     assert main(argv) == 2                                              # never over an earlier comparison
     assert "already holds a comparison" in capsys.readouterr().err
 

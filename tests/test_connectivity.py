@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from chargen.connectivity import _row_gradients, falls_below, influence_curve, input_gradients
+from chargen.connectivity import _native_kernels, _row_gradients, falls_below, influence_curve, input_gradients
 from chargen.model import CharLM, ModelConfig
 
 
@@ -71,3 +71,14 @@ def test_influence_curve_and_where_it_falls():
     assert falls_below(np.array([1.0, 0.5]), 0.01) is None
     short = influence_curve(tiny("gru", torch.float32), ids[:30], max_distance=100, positions=5, burn_in=10)
     assert len(short["distance"]) == 19                        # what a 30-token text allows
+
+
+def test_the_single_row_kernel_switch_is_restored():
+    before = torch.backends.mkldnn.enabled
+    with _native_kernels(True):
+        with _native_kernels(True):
+            assert not torch.backends.mkldnn.enabled
+        assert not torch.backends.mkldnn.enabled
+    assert torch.backends.mkldnn.enabled == before
+    input_gradients(tiny("gru", torch.float32), torch.arange(8) % 11, 5)
+    assert torch.backends.mkldnn.enabled == before

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from ..typists import use_keystroke_threads
 from . import PROJECT
 from .layout import build_demo
+from ..inside_html import CSS as INSIDE_CSS
 from .render import CSS
 
 QUEUE_IDLE_POLL_S = 0.01                 # how often Gradio's idle queue looks for work (see serve)
@@ -34,7 +35,7 @@ def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: boo
     if hasattr(demo._queue, "sleep_when_free"):
         demo._queue.sleep_when_free = QUEUE_IDLE_POLL_S
     launched = demo.launch(
-        server_name=host, server_port=port, css=CSS, max_file_size=f"{demo.chargen['max_upload_mb']:g}mb",
+        server_name=host, server_port=port, css=CSS + INSIDE_CSS, max_file_size=f"{demo.chargen['max_upload_mb']:g}mb",
         prevent_thread_lock=True, show_error=True, **kwargs)
     # The keyboard's plain-JSON lane beside Gradio's /suggest: the same call without Gradio's request
     # machinery (about 4 ms of server CPU per keystroke here, as much as the keystroke itself)
