@@ -124,6 +124,10 @@ def ksr_table(engines: dict, text: str, sizes=(1, 3), also=None) -> dict:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--corpora" in argv:                       # the across-corpora table: bench/corpora.py
+        from corpora import main as across_corpora
+        return across_corpora([a for a in argv if a != "--corpora"])
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="English char model trained on the train split")
     p.add_argument("--corpus", default=str(CORPORA / "tinyshakespeare.txt"),

@@ -15,27 +15,79 @@ from __future__ import annotations
 from .completion import beam_search
 from .hangul import is_hangul
 from .keys import char_keys, text_jamo_keys, word_keys
-from .wordstats import WordCache
-from .words import current_word, previous_word, words_of
-
-CACHE_WORDS = 1000     # the session's recent words that feed its word cache
-CACHE_WEIGHT = 0.5     # the cache's starting share of the word statistics, adapted per session
-CACHE_RATE = 0.02      # how fast that share follows the words typed (about the last 50 words)
-CACHE_PRIOR = 20       # and it counts fully only once the cache holds well over this many words
+from .ngram import NgramModel, fold
+from .session_words import CACHE_PRIOR
+from .words import previous_word, previous_words, sentence_start
 
 
 def candidates(s, word: str, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
     """Completions of ``word`` in session ``s``, most probable first: the search goes on until it has
     the n most probable of those that add at least ``min_keys`` keys."""
     word_ids = s._word_ids(word)
+    combine = _mixed if isinstance(s.p.words, NgramModel) else _blend
     if s.composing and word and s.p.token_keys is not None and is_hangul(word[-1]):
         back = len(s.p.tokenizer.encode(word[-1]))        # a jamo model's syllable: 2 or 3 ids
         typed = word_keys(word)
         # the word as typed fits too, but is no completion: one more to find, then drop it
-        found = _blend(s, word, word_ids[:len(word_ids) - back], n + 1, min_keys,
-                       open_keys=char_keys(word[-1]), typed_keys=typed, end=len(s.ids) - back)
+        found = combine(s, word, word_ids[:len(word_ids) - back], n + 1, min_keys,
+                        open_keys=char_keys(word[-1]), typed_keys=typed, end=len(s.ids) - back)
         return [(w, q) for w, q in found if word_keys(w) != typed]
-    return _blend(s, word, word_ids, n, min_keys)
+    return combine(s, word, word_ids, n, min_keys)
+
+
+def _fits(probs: dict, typed_keys: tuple) -> dict:
+    """The words whose keys start with those typed (a character still being composed)."""
+    return {w: q for w, q in probs.items() if word_keys(w)[:len(typed_keys)] == typed_keys} if typed_keys else probs
+
+
+def cased(word: str, typed: str, starts_sentence: bool) -> str:
+    """A word as the user would have it: capitalised after a typed capital or at a sentence start
+    (The for "th" typed as "Th"), all capitals after two or more typed capitals; a name keeps its own."""
+    if typed[:1].isupper() or (not typed and starts_sentence):
+        word = word[:1].upper() + word[1:]
+    if len(typed) > 1 and typed.isupper():
+        word = word.upper()
+    return word
+
+
+def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
+           open_keys: tuple = (), typed_keys: tuple = (), end: int | None = None) -> list[tuple[str, float]]:
+    """The learned mixture of whole-word probabilities from the word's start (see chargen.mixture):
+    l_char P_char(typed) P_char(rest | typed) + l_ngram P_ngram(w | u v) + l_cache P_cache(w | v),
+    with the session's weights. Each part proposes its likeliest words; the likeliest word-side
+    candidates are scored exactly by the character model in the beam's batched steps. A part left
+    out of the predictor (``char=False``, ``cache=False``) weighs nothing. Probabilities are
+    returned relative to the candidates' total."""
+    p = s.p
+    weights = list(s._words.mixture.weights)
+    weights[0] *= p.char
+    weights[2] *= p.cache
+    key = p.word_key(word[:-1] if open_keys else word)
+    limit = p.pool * (8 if open_keys else 1)     # a shorter prefix: draw more, keep those that fit
+    u, v = (fold(p.word_key(w)) if w else None for w in previous_words(s.text))
+    starts = sentence_start(s.text)
+
+    def shown(w: str) -> str:
+        return cased(p.shown(w), word, starts)
+    ngram_p = _fits({shown(p.words.spelled(k)): q for k, q in p.words.candidates(u, v, fold(key), limit).items()},
+                    typed_keys)
+    cache = s._words.update(s.text)
+    before = previous_word(s.text)
+    cache_p = _fits({shown(w): q for w, q in cache.joint(p.word_key(before) if before else None, key, limit).items()},
+                    typed_keys) if p.cache else {}
+    word_side = {w: weights[1] * ngram_p.get(w, 0.0) + weights[2] * cache_p.get(w, 0.0) for w in set(ngram_p) | set(cache_p)}
+    char_p, typed_p = {}, 0.0
+    if p.char:
+        forced = sorted(word_side, key=lambda w: (-word_side[w], w))[:p.rescore]
+        end = len(s.ids) if end is None else end
+        row, logits = s._states[end]
+        root = s._trie.root(s._states.get(end - len(word_ids)), word_ids, row, logits)
+        added0 = text_jamo_keys(p.shown("".join(p.token_texts[i] for i in word_ids))) - text_jamo_keys(word)
+        char_p = beam_search(p, s._trie, root, word_ids, n, forced, min_keys, open_keys, added0, renormalise=False)
+        typed_p = s._prefix_prob(word_ids, end)
+    scores = {w: weights[0] * typed_p * char_p.get(w, 0.0) + word_side.get(w, 0.0) for w in set(char_p) | set(word_side)}
+    total = sum(scores.values()) or 1.0
+    return sorted(((w, q / total) for w, q in scores.items()), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _blend(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
@@ -81,43 +133,3 @@ def _blend(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
     blend = p.blend if word_p else 1.0     # nothing to blend in: the character model alone
     scores = {w: blend * char_p.get(w, 0.0) + (1 - blend) * word_p.get(w, 0.0) for w in set(char_p) | set(word_p)}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-class SessionWords:
-    """A session's cache of its own words (the last CACHE_WORDS before the current word), pushed as
-    word boundaries are passed and rebuilt after other edits, with the cache's share of the word
-    statistics adapted by online EM."""
-
-    def __init__(self, words, word_key):
-        self.words = words               # the checkpoint's WordModel (or None)
-        self.word_key = word_key         # a word as the statistics store it (decomposed for jamo models)
-        self.text, self.cache, self.weight = None, None, CACHE_WEIGHT
-
-    def update(self, text: str) -> WordCache:
-        head = text[:len(text) - len(current_word(text))]
-        done = self.text
-        if done is None or not head.startswith(done):
-            self.cache, done, self.weight = WordCache(CACHE_WORDS), "", CACHE_WEIGHT
-            head_words = words_of(head)[-CACHE_WORDS:]
-        elif len(head) == len(done):
-            return self.cache                    # no word boundary passed since: nothing to push
-        else:
-            head_words = words_of(head[len(done):])
-        for w in map(self.word_key, head_words):
-            self._push(w)
-        self.text = head
-        return self.cache
-
-    def _push(self, w: str) -> None:
-        cache, words = self.cache, self.words
-        if words is not None and cache.words:
-            # Online EM for the cache's share: how much better did it predict this word than the
-            # train split's statistics? Recurring names push it up; unrelated texts (a stream of
-            # separate reviews) pull it down.
-            prev = cache.words[-1]
-            pc, pt = cache.prob(prev, w), words.prob(prev, w)
-            lam = self.weight
-            if pc + pt > 0:
-                r = lam * pc / (lam * pc + (1 - lam) * pt)
-                self.weight = min(0.9, max(0.05, lam + CACHE_RATE * (r - lam)))
-        cache.push(w)

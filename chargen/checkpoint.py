@@ -5,7 +5,7 @@ A checkpoint is a directory that describes itself (sampling needs nothing else):
     model.safetensors   weights (safetensors: loading can never execute code)
     config.json         format version, model + tokenizer + training config, corpus, metrics
     tokenizer.*         the tokenizer's own file(s)
-    words.json          word unigram/bigram counts of the train split (keyboard suggestions)
+    words.json          the train split's word n-grams and the keyboard's mixture weights (see ngram)
     trainer_state.pt    optimizer, schedule, RNG, data position, hidden state (resume only)
 
 Usage:
@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from .model import CharLM, ModelConfig
 from .tokenizer import Tokenizer, TokenizerError, load_tokenizer
-from .wordstats import WordModel
+from .ngram import load_words
 
 FORMAT = "chargen-checkpoint"
 FORMAT_VERSION = 1
@@ -213,7 +213,7 @@ def export_checkpoint(src, dst, weights_dtype: torch.dtype = torch.float16, comm
     command, corpus, metrics) plus where it came from."""
     src_dir = resolve_checkpoint(src)
     model, tokenizer, config = load_checkpoint(src_dir)
-    words = WordModel.load(src_dir)
+    words = load_words(src_dir)
     keep = {k: v for k, v in config.items() if k not in ("format", "format_version", "model", "tokenizer",
                                                           "weights_sha256", "weights_dtype")}
     keep["exported"] = {"from": str(src_dir), "command": command}

@@ -19,6 +19,8 @@ from .cli_args import add_dataclass_args, dataclass_from_args
 from .cli_inside import add_inside_commands, cmd_compare, cmd_inside
 from .cli_keyboard import add_keyboard_commands, cmd_eval, cmd_suggest
 from .data import CorpusError
+from .heldout import HELD_OUT_CHARS, recount_words
+from .mixture import PARTS
 from .model import ModelConfig
 from .sample import SampleConfig, generate
 from .stopping import Interrupted
@@ -51,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default="float16",
                    help="weight precision on disk (loading casts back to float32)")
     x.add_argument("--force", action="store_true", help="replace an existing checkpoint at --out")
+
+    w = sub.add_parser("words", help="count a checkpoint's word statistics again from its corpus (n-grams and the "
+                       "keyboard's mixture weights; a checkpoint from before them gets them)")
+    w.add_argument("--checkpoint", required=True, help="checkpoint or run directory")
+    w.add_argument("--corpus", required=True, nargs="+", help="the corpus it was trained on")
+    w.add_argument("--encoding", default="utf-8", help="the corpus's text encoding")
+    w.add_argument("--held-out-chars", type=int, default=HELD_OUT_CHARS,
+                   help="the train split's tail the mixture weights are estimated on")
 
     i = sub.add_parser("info", help="describe a checkpoint")
     i.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint or run directory")
@@ -102,6 +112,14 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_words(args) -> int:
+    ngram = recount_words(args.checkpoint, args.corpus, args.encoding, held_out_chars=args.held_out_chars)
+    n_bi, n_tri = sum(map(len, ngram.bigrams.values())), sum(map(len, ngram.trigrams.values()))
+    weights = ", ".join(f"{k} {w:.2f}" for k, w in zip(PARTS, ngram.mixture)) if ngram.mixture else "not estimated"
+    print(f"{args.checkpoint}: {len(ngram.unigrams):,} words, {n_bi:,} bigrams, {n_tri:,} trigrams; mixture {weights}")
+    return 0
+
+
 def cmd_info(args) -> int:
     model, tok, config = load_checkpoint(args.checkpoint)
     m, c = config["model"], config.get("corpus", {})
@@ -120,7 +138,7 @@ def cmd_info(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info, "suggest": cmd_suggest,
-            "export": cmd_export, "inside": cmd_inside, "compare": cmd_compare}
+            "export": cmd_export, "words": cmd_words, "inside": cmd_inside, "compare": cmd_compare}
 
 
 def main(argv=None) -> int:

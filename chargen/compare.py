@@ -97,7 +97,7 @@ def plan(cfg: CompareConfig, n_train_tokens: int, vocab: int) -> tuple[dict, Tra
     """{cell: ModelConfig} matched to the LSTM, and the shared training settings (batch, lr)."""
     base = TrainConfig(corpus=list(cfg.corpus), max_minutes=cfg.minutes, max_steps=cfg.max_steps,
                        bptt_len=max(cfg.bptt_len), grad_clip=cfg.grad_clip, seed=cfg.seed, threads=cfg.threads,
-                       progress=cfg.progress)
+                       progress=cfg.progress, held_out_chars=0)   # no keyboard mixture to fit: train on it all
     ref, base = auto_size(ModelConfig(cell="lstm", hidden_size=cfg.hidden_size, num_layers=cfg.num_layers), base,
                           n_train_tokens)
     target = count_params("lstm", ref.hidden_size, ref.num_layers, ref.embed_size, vocab)

@@ -70,8 +70,17 @@ def nth_best(scores, n: int) -> float:
     return scores[n - 1] if len(scores) >= n else -math.inf
 
 
+def _walk_forced(rests: dict, rows: dict, logp: np.ndarray, forced_lp: dict, depth: int, boundary) -> None:
+    """The forced words one token further: their next token's log-probability, or at their end the
+    boundary's (``rows``: which row of ``logp`` holds each forced path)."""
+    for w, r in rests.items():
+        if depth <= len(r):
+            row = logp[rows[tuple(r[:depth])]]
+            forced_lp[w] += float(row[r[depth]]) if depth < len(r) else float(np.log(np.exp(row[boundary]).sum()))
+
+
 def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=(), min_keys: int = 1,
-                open_keys: tuple = (), added0: int = 0) -> dict[str, float]:
+                open_keys: tuple = (), added0: int = 0, renormalise: bool = True) -> dict[str, float]:
     """P_char of completions of the word: a beam search over tokens until a word boundary, kept going
     until no open beam can beat the n-th finished word (of those adding ``min_keys`` keys or more);
     plus the exact probability of each word in ``forced`` (rest of the word, then a boundary), walked
@@ -81,7 +90,8 @@ def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=
     the search's words have already added to what was typed before it starts (negative when the
     search backs up over a character still being composed). With ``open_keys`` (the keys of that
     character), the beams must first type those keys (``p.key_mask``) and probabilities are
-    renormalised over the first tokens that fit."""
+    renormalised over the first tokens that fit (``renormalise``; False keeps them joint probabilities
+    of the tokens after ``word_ids``, as the mixture wants)."""
     V = p.vocab_size
     texts, boundary, word_mask, cost = p.token_texts, p.boundary_ids, p.word_mask, p.token_cost
     base = "".join(texts[i] for i in word_ids)
@@ -94,15 +104,12 @@ def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=
     logp = trie.nodes[root][1][None]                                    # (1, V) for the beams
     # a beam: (score, token ids, keys added, keys of a composed character still to type, its text)
     beams = [(0.0, (), added0, open_keys, "")]
-    norm = float(np.log(np.exp(logp[0][p.key_mask(open_keys)]).sum())) if open_keys else 0.0
+    norm = float(np.log(np.exp(logp[0][p.key_mask(open_keys)]).sum())) if open_keys and renormalise else 0.0
     finished: dict[str, float] = {}
     counted: dict[str, float] = {}                                     # finished words that add min_keys
     rows = {(): 0}                                                     # forced path -> its row in logp
     for depth in itertools.count():
-        for w, r in rests.items():                                     # forced words, this depth
-            if depth <= len(r):
-                row = logp[rows[tuple(r[:depth])]]
-                forced_lp[w] += float(row[r[depth]]) if depth < len(r) else float(np.log(np.exp(row[boundary]).sum()))
+        _walk_forced(rests, rows, logp, forced_lp, depth, boundary)
         if beams:
             k = len(beams)
             scores = np.array([b[0] for b in beams], np.float32)                   # (K,)

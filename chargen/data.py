@@ -151,6 +151,18 @@ def train_text(paths, encoding: str, n_train_chars: int, max_chars: int | None =
         yield text
 
 
+def text_slice(paths, encoding: str, start: int, end: int) -> str:
+    """Characters ``start`` to ``end`` of the corpus (e.g. a held-out tail of the train split)."""
+    parts, seen = [], 0
+    for text in iter_text(find_files(paths), encoding):
+        if seen + len(text) > start:
+            parts.append(text[max(0, start - seen):end - seen])
+        seen += len(text)
+        if seen >= end:
+            break
+    return "".join(parts)
+
+
 def prepare_corpus(paths, tokenizer_kind: str = CHAR, cache_dir=None, *, vocab_size: int = DEFAULT_SUBWORD_VOCAB,
                    encoding: str = "utf-8", val_fraction: float = 0.1, tokenizer: Tokenizer | None = None,
                    progress: bool = False, should_stop=None) -> Corpus:

@@ -31,8 +31,8 @@ from .sample import SampleConfig, generate, start_ids
 from .session import Session
 from .subword_session import SubwordSession, SubwordTables
 from .tokenizer import CHAR_KINDS, JAMO, SUBWORD_KINDS
-from .wordstats import WordModel
-from .words import is_word_char
+from .ngram import load_words
+from .words import word_tokens
 
 KEY_MASKS = 512        # token masks kept per predictor for syllables being composed
 
@@ -42,11 +42,12 @@ class Predictor:
 
     def __init__(self, model, tokenizer, beam_width: int = 8, max_word_len: int = 24, words=None,
                  blend: float = 0.5, pool: int = 8, rescore: int = 3, cache: bool = True,
-                 composing: bool = False, stepper: FastStepper | None = None):
+                 composing: bool = False, stepper: FastStepper | None = None, char: bool = True):
         # optional WordModel, its weight, candidates drawn from each word source, how many of those
         # the beam missed are scored exactly by the character model, the session word cache, and
         # whether sessions start out treating a last Hangul character as still composed
         self.words, self.blend, self.pool, self.rescore, self.cache = words, blend, pool, rescore, cache
+        self.char = char       # the character model takes part in completions (False: the word side alone)
         self.composing = composing
         self.model, self.tokenizer = model.eval(), tokenizer
         self.stepper = stepper or FastStepper(model)
@@ -56,8 +57,7 @@ class Predictor:
         texts = [tokenizer.token_text(i) for i in range(tokenizer.vocab_size)]
         self.token_texts = texts
         # (V,) True where the token is part of a word; everything else ends one
-        self.word_mask = np.array([bool(t) and all(is_word_char(ch) for ch in t) and i != tokenizer.unk_id
-                                   for i, t in enumerate(texts)])
+        self.word_mask = np.array(word_tokens(texts, tokenizer.unk_id))
         self.n_word_tokens = int(self.word_mask.sum())
         boundary = ~self.word_mask
         boundary[tokenizer.unk_id] = False                 # "unknown" is no prediction of a boundary
@@ -85,7 +85,7 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path, **kwargs) -> "Predictor":
         model, tokenizer, _ = load_checkpoint(path)
-        kwargs.setdefault("words", WordModel.load(resolve_checkpoint(path)))
+        kwargs.setdefault("words", load_words(resolve_checkpoint(path)))
         return cls(model, tokenizer, **kwargs)
 
     def unpack(self, rows: np.ndarray):

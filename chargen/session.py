@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .blend import SessionWords, candidates
+from .blend import candidates
+from .session_words import SessionWords
+from .tokenizer import CHAR
 from .completion import Trie
 from .faststep import pack_state
 from .keys import text_jamo_keys
@@ -40,7 +42,8 @@ class Session:
         self.remainder = ""          # typed text past the model state (subword token healing only)
         self.composing = predictor.composing   # a last Hangul character may still change (IME)
         self._trie = Trie()          # completion trie of the current word
-        self._words = SessionWords(predictor.words, predictor.word_key)   # this text's own words
+        # this text's own words, and how much this session trusts each part of a completion
+        self._words = SessionWords(predictor.words, predictor.word_key, char_prob=self._span_prob)
 
     # ---------------------------------------------------------------- editing
     def type(self, text: str) -> "Session":
@@ -175,6 +178,41 @@ class Session:
         word = current_word(self.text)
         typed = text_jamo_keys(word)
         return [w for w, _ in self._candidates(word, n, min_keys=2) if text_jamo_keys(w) - typed >= 2][:n]
+
+    def _token_logp(self, pos: int) -> np.ndarray | None:
+        """log P(next token) after ids[:pos], from the cached logits (None if not cached)."""
+        st = self._states.get(pos)
+        if st is None:
+            return None
+        z = st[1] - st[1].max()
+        return z - np.log(np.exp(z).sum())
+
+    def _prefix_prob(self, word_ids: list[int], end: int) -> float:
+        """P_char of the word's tokens typed so far (``word_ids``, ending at position ``end``), from
+        its start; 1 for an empty word, 0 if the states are no longer cached."""
+        lp = 0.0
+        for j, t in zip(range(end - len(word_ids), end), word_ids):
+            row = self._token_logp(j)
+            if row is None:
+                return 0.0
+            lp += float(row[t])
+        return float(np.exp(lp))
+
+    def _span_prob(self, a: int, b: int) -> float | None:
+        """P_char of the finished word ``text[a:b]``: its tokens from its start, then a boundary
+        (None where the states are no longer cached, or for subword tokens, which cross words)."""
+        if self.p.subword is not None or self.remainder:
+            return None
+        tok = self.p.tokenizer
+        ia = a if tok.kind == CHAR else len(tok.encode(self.text[:a]))
+        ib = ia + len(tok.encode(self.text[a:b]))
+        if ib >= len(self.ids) or self.ids[ia:ib] != tok.encode(self.text[a:b]):
+            return None
+        word_p = self._prefix_prob(self.ids[ia:ib], ib)
+        after = self._token_logp(ib)
+        if not word_p or after is None:
+            return None
+        return word_p * float(np.exp(after[self.p.boundary_ids]).sum())
 
     def _word_ids(self, word: str) -> list[int]:
         return self.ids[len(self.ids) - len(self.p.tokenizer.encode(word)):] if word else []

@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .data import train_text
+from .data import text_slice
 from .distributed import DEVICES
-from .hangul import decompose_hangul
 from .model import CharLM
-from .stopping import checked
 from .tokenizer import CHAR, DEFAULT_SUBWORD_VOCAB, JAMO, KINDS
-from .wordstats import WordModel
+from .heldout import HELD_OUT_CHARS, WORDS_MAX_CHARS, count_words, held_out_size  # noqa: F401  (re-exported)
+from .ngram import NgramModel
 
-WORDS_MAX_CHARS = 20_000_000      # word statistics read at most this much of the train split (bounds memory: see README)
 
 
 @dataclass
@@ -42,6 +40,7 @@ class TrainConfig:
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps; overrides the budget's plan (0: plan from --max-minutes)"})
     eval_interval: int = field(default=0, metadata={"help": "validate every N steps (0: about 10 times per run)"})
     val_max_tokens: int = field(default=2_000_000, metadata={"help": "validate on the first N tokens of the validation split, exactly (0: all of it; the default covers the whole split of any corpus under ~20 MB)"})
+    held_out_chars: int = field(default=HELD_OUT_CHARS, metadata={"help": "characters at the end of the train split kept out of training and of the word counts, to estimate the keyboard's mixture weights on (at most a tenth of the split; 0: none)"})
     patience: int = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
     seed: int = field(default=1337, metadata={"help": "random seed (initialisation, dropout)"})
     threads: int = field(default=0, metadata={"help": "CPU threads (0: all cores)"})
@@ -57,7 +56,7 @@ class TrainConfig:
                   ("max_minutes", self.max_minutes >= 0), ("max_steps", self.max_steps >= 0),
                   ("grad_clip", self.grad_clip >= 0), ("warmup_steps", self.warmup_steps >= 0),
                   ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1), ("eval_interval", self.eval_interval >= 0),
-                  ("patience", self.patience >= 0), ("val_max_tokens", self.val_max_tokens >= 0), ("threads", self.threads >= 0),
+                  ("patience", self.patience >= 0), ("held_out_chars", self.held_out_chars >= 0), ("val_max_tokens", self.val_max_tokens >= 0), ("threads", self.threads >= 0),
                   ("vocab_size", self.vocab_size >= 1), ("weight_decay", self.weight_decay >= 0)]
         for name, ok in checks:
             if not ok:
@@ -79,13 +78,17 @@ def optimizer(model: CharLM, cfg: TrainConfig, lr: float) -> torch.optim.Optimiz
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.99))
 
 
-def word_stats(cfg: TrainConfig, corpus, should_stop=None) -> WordModel:
-    """Word counts of the train split (its first WORDS_MAX_CHARS), shipped for the keyboard."""
-    chunks = checked(train_text(cfg.corpus, cfg.encoding, corpus.meta["train_chars"], WORDS_MAX_CHARS),
-                     should_stop, "counting words")
-    if corpus.tokenizer.kind == JAMO:
-        chunks = map(decompose_hangul, chunks)
-    return WordModel.fit(chunks)
+def word_stats(cfg: TrainConfig, corpus, should_stop=None) -> NgramModel:
+    """Word n-grams of the train split less its held-out tail, shipped for the keyboard."""
+    train_chars = corpus.meta["train_chars"]
+    return count_words(cfg.corpus, cfg.encoding, train_chars - held_out_size(cfg.held_out_chars, train_chars),
+                       corpus.tokenizer.kind == JAMO, should_stop)
+
+
+def held_out_text(cfg: TrainConfig, corpus) -> str:
+    """The train split's tail kept out of training and of the word counts."""
+    end = corpus.meta["train_chars"]
+    return text_slice(cfg.corpus, cfg.encoding, end - held_out_size(cfg.held_out_chars, end), end)
 
 
 RESUME_OVERRIDES = ("max_steps", "max_minutes", "patience", "eval_interval")

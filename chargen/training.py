@@ -24,7 +24,8 @@ from .evaluate import ValSplit
 from .model import CharLM, ModelConfig
 from .sizing import auto_size
 from .stopping import Interrupted, StopFlag
-from .train_config import RESUME_OVERRIDES, TrainConfig, optimizer, schedule, word_stats
+from .heldout import estimate_mixture
+from .train_config import RESUME_OVERRIDES, TrainConfig, held_out_text, optimizer, schedule, word_stats
 
 SYNC_EVERY = 4                    # steps between the ranks' agreements on stopping (DDP only)
 
@@ -52,6 +53,10 @@ class Run:
                                      progress=cfg.progress, should_stop=stop.requested)
         self.tokenizer = self.corpus.tokenizer
         self.words = word_stats(cfg, self.corpus, stop.requested) if dist.is_main else None   # rank 0 writes
+        # the train split's tail, kept out of training and the word counts, on which each best/ save
+        # estimates the keyboard's mixture weights (rank 0 reads it; every rank leaves its ids out)
+        self.held_out = held_out_text(cfg, self.corpus) if dist.is_main else ""
+        self.held_tokens = dist.broadcast_object(len(self.tokenizer.encode(self.held_out)) if dist.is_main else None)
         if self.resume_state is not None and self.resume_state["corpus_sha256"] != self.corpus.meta["sha256"]:
             raise CorpusError(f"the corpus changed since this run started (sha256 {self.corpus.meta['sha256'][:12]}"
                               f" != {self.resume_state['corpus_sha256'][:12]}): resume needs the same text")
@@ -66,6 +71,7 @@ class Run:
         saved = read_config(out / "last")
         keep = {k: v for k, v in saved["train"].items() if k in {f.name for f in fields(TrainConfig)}}
         overrides = {k: v for k, v in (resume_overrides or {}).items() if k in RESUME_OVERRIDES}
+        keep.setdefault("held_out_chars", 0)      # a run saved before there was a held-out tail trained on all
         keep.update(resume=True, progress=cfg.progress, threads=cfg.threads, device=cfg.device, **overrides)
         self.model, tokenizer, _ = load_checkpoint(out / "last")
         self.resume_state = load_trainer_state(out / "last")
@@ -89,7 +95,9 @@ class Run:
         if dist.rank and self.resume_state is None:
             torch.manual_seed(cfg.seed + dist.rank)      # its own dropout masks; the weights are rank 0's
         self.opt = optimizer(self.model, cfg, cfg.lr)
-        self.batches = TBPTTBatches(self.corpus.train_ids, cfg.batch_size, cfg.bptt_len, dist.rank, dist.world_size)
+        ids = self.corpus.train_ids
+        self.batches = TBPTTBatches(ids[:len(ids) - self.held_tokens], cfg.batch_size, cfg.bptt_len, dist.rank,
+                                    dist.world_size)
         self.val_split = ValSplit(self.corpus, cfg.val_max_tokens)
         return cfg
 
@@ -133,6 +141,8 @@ class Run:
                              "eval_every": self.eval_every, "corpus_sha256": self.corpus.meta["sha256"],
                              "pending_eval": self.pending_eval, **gather_rng_and_state(self.state, self.dist)}
         if self.dist.is_main:
+            if which == "best" and self.held_out:     # the mixture weights this model earns on held-out text
+                self.words.mixture = estimate_mixture(self.model, self.tokenizer, self.words, self.held_out)
             save_checkpoint(self.out / which, self.model, self.tokenizer,
                             {**self.extra_base, "metrics": {"step": self.step, **metrics}},
                             trainer_state=trainer_state, extra_writers=[self.words.save])

@@ -21,6 +21,16 @@ from .words import is_word_char
 
 
 
+def read_words_json(directory) -> dict | None:
+    """A checkpoint's words.json as a dict (None if missing or not JSON: it only costs the blend)."""
+    f = Path(directory, WordModel.FILE)
+    try:
+        d = json.loads(f.read_text(encoding="utf-8")) if f.exists() else None
+    except (ValueError, OSError):
+        return None
+    return d if isinstance(d, dict) else None
+
+
 MEMO_ENTRIES = 8192       # memoised word-statistics queries per model
 
 
@@ -75,13 +85,13 @@ class WordModel:
 
     @classmethod
     def load(cls, directory):
-        f = Path(directory, cls.FILE)
-        if not f.exists():
+        """The version-1 statistics of a checkpoint (unigram and bigram counts), None otherwise."""
+        d = read_words_json(directory)
+        if d is None or d.get("version", 1) != 1:
             return None
         try:
-            d = json.loads(f.read_text(encoding="utf-8"))
             return cls(d["unigrams"], d["bigrams"])
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, AttributeError):
             return None            # a damaged word list only costs the blend, never the keyboard
 
     def prob(self, prev: str | None, word: str) -> float:
@@ -186,6 +196,15 @@ class WordCache:
     def prob(self, prev: str | None, word: str) -> float:
         follow = self.bigrams.get(prev, {}) if prev else {}
         return word_prob(self.unigrams, len(self.words), follow, sum(follow.values()), word)
+
+    def joint(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
+        """The ``limit`` likeliest cached words extending ``prefix`` with P(word | prev), the whole
+        word's probability (not renormalised over the prefix): a part of the keyboard's mixture."""
+        lo, hi = prefix_range(self.sorted_words, prefix)
+        pool = heapq.nlargest(4 * limit, (w for w in self.sorted_words[lo:hi] if w != prefix), key=self.unigrams.__getitem__)
+        follow = self.bigrams.get(prev, {}) if prev else {}
+        cands = set(pool) | {w for w in follow if w.startswith(prefix) and w != prefix}
+        return dict(heapq.nsmallest(limit, ((w, self.prob(prev, w)) for w in cands), key=lambda kv: (-kv[1], kv[0])))
 
     def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """Same estimate as :meth:`WordModel.probs`, over the cached words."""
