@@ -50,6 +50,8 @@ def test_compare_end_to_end(tmp_path, english_file, capsys):
     page = (out / "report.html").read_text()
     assert page.count("<img") == 4 and "Teacher forcing against free running" in page and "lstm-bptt16" in page
     assert (out / "runs" / "gru-noclip" / "best" / "model.safetensors").exists()
+    saved = json.loads((out / "runs" / "gru-noclip" / "best" / "config.json").read_text())["train"]
+    assert saved["held_out_chars"] == 0                 # no keyboard mixture to fit: every cell trains on it all
     assert find_reports([tmp_path]) == [(f"{tmp_path.name}/cmp", out)]
     assert 'src="data:x"' in report_body(load_report(out), image_src=lambda name: "data:x")
     from chargen.catalog import Catalog

@@ -85,3 +85,18 @@ def test_inside_command(tmp_path, capsys):
     assert page.startswith("<!doctype html>") and page.count('class="inside-text"') >= 3
     assert main(["inside", "--checkpoint", str(tmp_path / "ckpt"), "--text", TEXT, "--unit", "c", "3", "0"]) == 2
     assert "layer 1..2" in capsys.readouterr().err
+
+
+def test_the_default_model_has_the_quote_cell_the_readme_shows():
+    """The README's picture: on the Inside tab's passage the bundled model's first-ranked unit is a
+    cell-state unit that tracks quotations (measured r = +0.98), and a line-position unit follows."""
+    from pathlib import Path
+
+    from chargen.checkpoint import load_checkpoint
+    from chargen.web.inside_view import ENGLISH_TEXT
+    model, tok, _ = load_checkpoint(Path(__file__).resolve().parent.parent / "checkpoints" / "default")
+    a = analyse(model, tok, ENGLISH_TEXT)
+    first = a.ranking[0]
+    assert (first.feature, first.label) == ("in_quotes", ("c", 1, 119)) and first.r > 0.95, first
+    line = next(s for s in a.ranking if s.feature == "line_position")
+    assert line.label == ("c", 1, 76) and line.r < -0.85, line
