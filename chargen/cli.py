@@ -1,4 +1,5 @@
-"""Command line: ``chargen train | sample | suggest | eval | export | info | app`` (or ``python -m chargen``).
+"""Command line: ``chargen train | sample | suggest | eval | export | info | app | words | inside | compare``
+(or ``python -m chargen``).
 
 A thin layer: every command parses flags (generated from the library's config dataclasses where
 there is one) and calls the library. Errors in the user's input (corpus, checkpoint, flags) print one
@@ -18,6 +19,7 @@ import torch
 
 from .checkpoint import CheckpointError, export_checkpoint, load_checkpoint
 from .cli_args import add_dataclass_args, dataclass_from_args
+from .cli_inside import add_inside_commands, cmd_compare, cmd_inside
 from .cli_keyboard import add_keyboard_commands, cmd_eval, cmd_suggest
 from .data import CorpusError
 from .heldout import HELD_OUT_CHARS, recount_words
@@ -48,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--stop", action="append", default=[], help="stop when this string is produced (repeatable)")
 
     add_keyboard_commands(sub, str(DEFAULT_CHECKPOINT))
+    add_inside_commands(sub, str(DEFAULT_CHECKPOINT))
 
     x = sub.add_parser("export", help="copy a checkpoint for shipping (smaller weights, no trainer state), "
                                       "or export it for a device (--format onnx)")
@@ -172,7 +175,7 @@ def cmd_info(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info, "suggest": cmd_suggest,
-            "export": cmd_export, "words": cmd_words}
+            "export": cmd_export, "words": cmd_words, "inside": cmd_inside, "compare": cmd_compare}
 
 
 def main(argv=None) -> int:

@@ -24,7 +24,8 @@ from .training import Run
 def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str | None = None,
           callback=None, log=print, resume_overrides: dict | None = None, on_record=None,
           should_stop=None) -> dict:
-    """Train (or resume) a run; returns a summary dict. ``callback(step, info)`` runs after each step.
+    """Train (or resume) a run; returns a summary dict. ``callback(step, info)`` runs after each step
+    (info: loss, lr, grad_norm: the pre-clip gradient norm).
     ``on_record(record)`` receives every metrics.jsonl record as it is written ("train": loss, bpc,
     chars/s, elapsed; "eval": validation metrics; "end"), for live progress in a UI.
     ``should_stop()`` is polled every step: True saves and stops like Ctrl-C (for a Cancel button,

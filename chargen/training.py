@@ -230,7 +230,7 @@ class Run:
                 if self.step % 50 == 0 or self.step == self.planned:
                     self._log_train(loss, grad_norm, lr)
                 if self.callback is not None:
-                    self.callback(self.step, {"loss": loss.item(), "lr": lr})
+                    self.callback(self.step, {"loss": loss.item(), "lr": lr, "grad_norm": float(grad_norm)})
                 if self.step % self.eval_every == 0 and self.step != self.planned and not self._validate_in_loop():
                     break
         finally:                                     # an error (a full disk) must not leave the bar open

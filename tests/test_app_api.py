@@ -41,6 +41,7 @@ def train_tiny(root, name: str, text: str, tokenizer: str = "char", steps: int =
 
 def start_app(root, **kwargs):
     import app
+    kwargs.setdefault("reports_dirs", [root.parent / "reports"])     # not the repository's runs/ and docs/
     demo = app.build_demo(root, corpora_dir=root.parent / "corpora", **kwargs)
     _, url, _ = app.serve(demo, "127.0.0.1", free_port(), block=False, quiet=True)
     return demo, url.rstrip("/")

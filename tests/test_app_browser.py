@@ -270,6 +270,36 @@ def test_training_from_an_upload_and_a_bad_upload(page, tmp_path):
     shot(page, "model")
 
 
+COLOURS_JS = "() => [...document.querySelectorAll('#inside_view .inside-text .c')].map(e => e.style.background)"
+
+
+def test_the_inside_tab_colours_the_text_and_another_unit_recolours_it(page):
+    from playwright.sync_api import expect
+    from chargen.web.inside_view import ENGLISH_TEXT
+    page.get_by_role("tab", name="Inside").click()            # opens with the passage already analysed
+    expect(page.locator("#inside_view .inside-text .c")).to_have_count(len(ENGLISH_TEXT), timeout=TIMEOUT)
+    before = page.evaluate(COLOURS_JS)
+    assert len(set(before)) > 10 and all(c.startswith("rgba(") for c in before), before[:5]
+    expect(page.locator("#inside_view .inside-text .g")).to_have_count(5 * len(ENGLISH_TEXT))   # top-5 under each
+    expect(page.locator("#inside_cell input")).to_have_value(re.compile(r"layer \d · [hc] · unit \d+ — .+: r = [+-]0\.\d\d"))
+    expect(page.locator("#inside_ranking table tr")).not_to_have_count(0)
+    expect(page.locator("#inside_saturation")).to_contain_text("forget")
+    page.locator("#inside_cell input").click()
+    second = page.get_by_role("option").nth(1)
+    picked = second.inner_text()
+    second.click()
+    page.wait_for_function(f"(before) => {{ const now = ({COLOURS_JS})(); "
+                           "return now.length === before.length && now.join() !== before.join(); }", arg=before,
+                           timeout=TIMEOUT)
+    unit = re.search(r"unit (\d+)", picked).group(1)
+    expect(page.locator("#inside_unit input")).to_have_value(unit)
+    page.locator("#inside_view .col[data-i='40'] .c").click()  # explain the prediction after character 40
+    expect(page.locator("#inside_pos input")).to_have_value("40", timeout=TIMEOUT)
+    expect(page.locator("#inside_conn .c.here")).to_have_count(1)
+    expect(page.locator("#inside_conn")).to_contain_text("The prediction after character 40")
+    shot(page, "inside-tiny")
+
+
 def test_two_contexts_do_not_share_state(browser, server):
     from playwright.sync_api import expect
     pages = []

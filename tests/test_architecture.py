@@ -11,7 +11,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 350, 80
 INFERENCE = {"chargen.predictor", "chargen.sample", "chargen.completion", "chargen.session", "chargen.blend",
-             "chargen.subword_session", "chargen.faststep", "chargen.typists", "chargen.onnxstep", "chargen.onnx_graph"}
+             "chargen.subword_session", "chargen.faststep", "chargen.typists", "chargen.onnxstep", "chargen.onnx_graph",
+             # looking inside a trained model: it reads a checkpoint and a text, never the training code
+             "chargen.activations", "chargen.features", "chargen.connectivity", "chargen.exposure", "chargen.inside",
+             "chargen.inside_html", "chargen.report", "chargen.plots"}
 # imports that may sit inside a function: dependencies that are optional (not in the library's
 # own requirements), loaded only by the feature that needs them
 OPTIONAL = {"gradio_client", "playwright", "matplotlib", "onnx", "onnxruntime",

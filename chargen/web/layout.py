@@ -12,12 +12,14 @@ import gradio as gr
 
 from ..catalog import Catalog
 from ..jobs import JobError, JobManager
-from ..resources import bundled
+from ..resources import bundled, checkout
 from ..sample import SampleConfig
 from ..sizing import PRESETS, preset_label
 from ..tokenizer import CHAR, DEFAULT_SUBWORD_VOCAB, KINDS
 from ..typists import keystroke
 from .handlers import NO_MODEL, KeyboardApi, keyboard_view, model_card, model_sample, press, stream_generate
+from .inside_tab import inside_tab, wire_inside
+from .inside_view import InsideViews
 from .render import CLICK_JS, curve_frame, progress_html, render_panel, samples_text
 
 TAB_SESSION_SECONDS = 3600               # a browser tab's keyboard session is dropped after this long unused
@@ -25,15 +27,20 @@ PRIVATE = {"api_visibility": "private"}  # the UI's own events are not part of t
 
 
 def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | None = None,
-               max_steps: int = 0) -> gr.Blocks:
+               max_steps: int = 0, reports_dirs=None) -> gr.Blocks:
     """The app for one checkpoints root (default: CHARGEN_CHECKPOINTS or ./checkpoints).
-    ``max_steps`` caps every training run started from the UI (tests, demos; 0: the budget alone)."""
+    ``max_steps`` caps every training run started from the UI (tests, demos; 0: the budget alone).
+    ``reports_dirs``: folders whose subfolders hold ``chargen compare`` reports for the Inside tab
+    (default: CHARGEN_REPORTS, os.pathsep-separated, or ./runs and ./docs)."""
     root = Path(checkpoints_dir or os.environ.get("CHARGEN_CHECKPOINTS") or bundled("checkpoints"))
     corpora = Path(corpora_dir or os.environ.get("CHARGEN_CORPORA") or bundled("corpora"))
     max_upload_mb = float(max_upload_mb or os.environ.get("CHARGEN_MAX_UPLOAD_MB") or 50)
     catalog = Catalog(root)
     jobs = JobManager(root, max_upload_bytes=int(max_upload_mb * 2**20), corpora_dir=corpora)
     api = KeyboardApi(catalog)
+    roots = reports_dirs or (os.environ["CHARGEN_REPORTS"].split(os.pathsep) if os.environ.get("CHARGEN_REPORTS")
+                             else [(checkout() or Path.cwd()) / "runs", (checkout() or Path.cwd()) / "docs"])
+    inside = InsideViews(catalog, roots)
     names, default = catalog.names(), catalog.default_name()
     with gr.Blocks(title="chargen") as demo:
         ui = SimpleNamespace(typist=gr.State(None, time_to_live=TAB_SESSION_SECONDS))
@@ -46,10 +53,12 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
             _generate_tab(ui)
             _train_tab(ui, list(jobs.bundled_corpora()), max_upload_mb)
             _model_tab(ui)
+            inside_tab(ui, inside.reports())
         _wire_keyboard(ui, catalog)
         _wire_generate(ui, catalog)
         _wire_train(ui, catalog, jobs, max_steps)
         _wire_page_load(demo, ui, catalog, jobs)
+        wire_inside(ui, inside)
 
         def models() -> list[str]:
             """The names of the valid checkpoints (for the `model` argument)."""

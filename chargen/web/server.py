@@ -16,8 +16,9 @@ import os
 import gradio as gr
 from fastapi.routing import APIRoute
 
-from ..typists import use_keystroke_threads
+from ..inside_html import CSS as INSIDE_CSS
 from ..resources import bundled
+from ..typists import use_keystroke_threads
 from .layout import build_demo
 from .ondevice import add_routes
 from .render import CSS
@@ -36,7 +37,7 @@ def serve(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: boo
     if hasattr(demo._queue, "sleep_when_free"):
         demo._queue.sleep_when_free = QUEUE_IDLE_POLL_S
     launched = demo.launch(
-        server_name=host, server_port=port, css=CSS, max_file_size=f"{demo.chargen['max_upload_mb']:g}mb",
+        server_name=host, server_port=port, css=CSS + INSIDE_CSS, max_file_size=f"{demo.chargen['max_upload_mb']:g}mb",
         prevent_thread_lock=True, show_error=True, **kwargs)
     # The keyboard's plain-JSON lane beside Gradio's /suggest: the same call without Gradio's request
     # machinery (about 4 ms of server CPU per keystroke here, as much as the keystroke itself)
