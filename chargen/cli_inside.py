@@ -8,7 +8,6 @@ report folder). Called by ``chargen.cli``.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -42,8 +41,7 @@ def add_inside_commands(sub, default_checkpoint: str) -> None:
                    help="connectivity: explain the prediction after this character (0-based)")
     i.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text in the terminal")
     i.add_argument("--html", default=None, help="also write the coloured text, top-5 guesses and tables to this file")
-    c = sub.add_parser("compare", help="train rnn / gru / lstm side by side and write a report folder",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    c = sub.add_parser("compare", help="train rnn / gru / lstm side by side and write a report folder")
     add_dataclass_args(c, CompareConfig)
 
 
