@@ -24,6 +24,7 @@ has it. Usage:
 """
 from __future__ import annotations
 
+import copy
 import time
 
 import numpy as np
@@ -92,39 +93,75 @@ class FastStepper:
         self._kernel_table()
 
     # ---------------------------------------------------------------- weights
+    def _param(self, name: str) -> torch.Tensor:
+        return self.model.get_parameter(name).detach().float()
+
     @torch.no_grad()
+    def _pack_layer(self, layer: int, w) -> tuple:
+        """Layer ``layer``'s matrix M (in, G) and bias: pre-activations = [x, h] @ M + bias, from
+        the parameters ``w(name)`` gives. Layer 0's input part is folded into a table, one row per
+        token (embedding @ W_ih + biases): (table0 (V, G), M_h (H, G), None)."""
+        H = self.hidden
+        w_ih, w_hh = w(f"rnn.weight_ih_l{layer}"), w(f"rnn.weight_hh_l{layer}")        # (G, in), (G, H)
+        b_ih, b_hh = w(f"rnn.bias_ih_l{layer}"), w(f"rnn.bias_hh_l{layer}")
+        if self.cell == "gru":
+            # [x, h] @ M = [r and z sums (2H), W_in x (H), W_hn h (H)]: the new gate needs its two
+            # halves apart, since r multiplies the recurrent one
+            zero_i, zero_h = torch.zeros(w_ih.size(1), H), torch.zeros(H, H)
+            m_in = torch.cat([w_ih[:2 * H].T, w_ih[2 * H:].T, zero_i], 1)           # (in, 4H)
+            m_h = torch.cat([w_hh[:2 * H].T, zero_h, w_hh[2 * H:].T], 1)            # (H, 4H)
+            bias = torch.cat([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:], b_hh[2 * H:]])
+        else:                                              # LSTM (i, f, g, o) and tanh RNN
+            m_in, m_h, bias = w_ih.T, w_hh.T, b_ih + b_hh
+        if layer == 0:
+            table0 = np.ascontiguousarray((w("embedding.weight") @ m_in + bias).numpy())   # (V, G)
+            return table0, m_h.contiguous(), None
+        return None, torch.cat([m_in, m_h], 0).contiguous(), bias.numpy()              # (2H, G)
+
     def _weights(self, model) -> None:
-        """Per layer one matrix M (in, G) and a bias: pre-activations = [x, h] @ M + bias. Layer 0's
-        input part is folded into a table, one row per token (embedding @ W_ih + biases)."""
-        rnn, H = model.rnn, self.hidden
-        w = lambda name: getattr(rnn, name).detach().float()            # noqa: E731
+        """Per layer one matrix M and a bias (see _pack_layer), then the head's."""
         mats, biases = [], []
         for layer in range(self.num_layers):
-            w_ih, w_hh = w(f"weight_ih_l{layer}"), w(f"weight_hh_l{layer}")    # (G, in), (G, H)
-            b_ih, b_hh = w(f"bias_ih_l{layer}"), w(f"bias_hh_l{layer}")
-            if self.cell == "gru":
-                # [x, h] @ M = [r and z sums (2H), W_in x (H), W_hn h (H)]: the new gate needs its two
-                # halves apart, since r multiplies the recurrent one
-                zero_i, zero_h = torch.zeros(w_ih.size(1), H), torch.zeros(H, H)
-                m_in = torch.cat([w_ih[:2 * H].T, w_ih[2 * H:].T, zero_i], 1)           # (in, 4H)
-                m_h = torch.cat([w_hh[:2 * H].T, zero_h, w_hh[2 * H:].T], 1)            # (H, 4H)
-                bias = torch.cat([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:], b_hh[2 * H:]])
-            else:                                              # LSTM (i, f, g, o) and tanh RNN
-                m_in, m_h, bias = w_ih.T, w_hh.T, b_ih + b_hh
-            if layer == 0:
-                emb = model.embedding.weight.detach().float()
-                self.table0 = np.ascontiguousarray((emb @ m_in + bias).numpy())         # (V, G)
-                mats.append(m_h.contiguous())
-                biases.append(None)
-            else:
-                mats.append(torch.cat([m_in, m_h], 0).contiguous())                      # (2H, G)
-                biases.append(bias.numpy())
-        mats.append(model.head.weight.detach().float().T.contiguous())                  # (H, V)
-        biases.append(model.head.bias.detach().float().numpy())
+            table0, m, bias = self._pack_layer(layer, self._param)
+            self.table0 = table0 if layer == 0 else self.table0
+            mats.append(m)
+            biases.append(bias)
+        mats.append(self._param("head.weight").T.contiguous())                          # (H, V)
+        biases.append(self._param("head.bias").numpy())
         self._mats = {"numpy": [m.numpy() for m in mats], "torch": mats}
         self._biases = biases
         if self.bf16:
             self._mats["bf16"] = [m.to(torch.bfloat16) for m in mats]
+
+    @torch.no_grad()
+    def with_params(self, params: dict) -> "FastStepper":
+        """A stepper for the model with some parameters replaced (``{name: tensor}``, names as in
+        ``model.named_parameters()``): it shares this one's kernel choice and every packed array the
+        replaced parameters leave alone, and packs its own for the layers they touch. This stepper,
+        and the model, are never changed (an adapted session steps with the view; Forget drops it)."""
+        view = copy.copy(self)
+        view._mats = {k: list(v) for k, v in self._mats.items()}
+        view._biases = list(self._biases)
+        w = lambda name: params[name].detach().float() if name in params else self._param(name)  # noqa: E731
+        touched = {self.num_layers if n.startswith("head.") else 0 if n.startswith("embedding.")
+                   else int(n.rsplit("_l", 1)[1]) for n in params}
+        for layer in sorted(touched):
+            if layer == self.num_layers:
+                m, bias = w("head.weight").T.contiguous(), w("head.bias").numpy()
+            else:
+                table0, m, bias = self._pack_layer(layer, w)
+                view.table0 = table0 if layer == 0 else view.table0
+            view._mats["torch"][layer], view._mats["numpy"][layer], view._biases[layer] = m, m.numpy(), bias
+            if "bf16" in view._mats:
+                view._mats["bf16"][layer] = m.to(torch.bfloat16)
+        return view
+
+    def packed_bytes(self, layers=None) -> int:
+        """Bytes of the packed arrays of ``layers`` (all: None; the head is layer num_layers)."""
+        layers = range(self.num_layers + 1) if layers is None else layers
+        total = sum(self._mats["numpy"][i].nbytes + (self._mats["bf16"][i].numel() * 2 if "bf16" in self._mats else 0)
+                    for i in layers)
+        return total + (self.table0.nbytes if 0 in layers else 0)
 
     def _mm(self, kernel: str, i: int, a: np.ndarray) -> np.ndarray:
         """a @ M_i on one kernel (float32 result, a fresh array)."""

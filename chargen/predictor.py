@@ -24,9 +24,12 @@ from __future__ import annotations
 import numpy as np
 
 from .checkpoint import load_checkpoint, resolve_checkpoint
+from .adapt import AdaptConfig
 from .faststep import FastStepper, unpack_state
 from .hangul import compose_hangul, decompose_hangul, is_syllable
 from .keys import char_keys, text_jamo_keys
+from .learner import Learner
+from .profile import load_profile
 from .sample import SampleConfig, generate, start_ids
 from .session import Session
 from .subword_session import SubwordSession, SubwordTables
@@ -122,11 +125,18 @@ class Predictor:
             self._key_masks[need] = mask
         return mask
 
-    def session(self, text: str = "", composing: bool | None = None) -> Session:
+    def session(self, text: str = "", composing: bool | None = None, learn: AdaptConfig | None = None,
+                profile=None, background: bool = True) -> Session:
         """A new session (``composing``: its last Hangul character is still being composed, as with
-        an input method; default: the predictor's setting)."""
+        an input method; default: the predictor's setting). ``learn``: it learns from its typing
+        (dynamic evaluation, see chargen.learner), starting from a saved ``profile`` if given (whose
+        own settings then apply); ``background=False`` learns on the caller's thread (simulations)."""
         s = SubwordSession(self) if self.subword is not None else Session(self)
         s.composing = self.composing if composing is None else composing
+        if learn is not None or profile is not None:
+            base, lexicon = load_profile(profile, self) if profile is not None else (None, None)
+            s.learner = Learner(self, base.config if base is not None else learn, base, lexicon, background)
+            s.stepper = s.learner.current.stepper(self)
         if text:
             s.set_text(text)
         return s

@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 350, 80
 INFERENCE = {"chargen.predictor", "chargen.sample", "chargen.completion", "chargen.session", "chargen.blend",
-             "chargen.subword_session", "chargen.faststep", "chargen.typists"}
+             "chargen.subword_session", "chargen.faststep", "chargen.typists", "chargen.adapt", "chargen.learner",
+             "chargen.lexicon", "chargen.profile", "chargen.typed_loss"}
 # imports that may sit inside a function: dependencies that are optional (not in the library's
 # own requirements), loaded only by the feature that needs them
 OPTIONAL = {"gradio_client", "playwright", "matplotlib", "onnx", "onnxruntime",
