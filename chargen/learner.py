@@ -30,12 +30,14 @@ from .adapt import AdaptConfig, Adapted, learn, loss_of
 from .lexicon import Lexicon
 from .ngram import fold
 from .prefix import common_prefix
+from .profile import load_profile
 from .tokenizer import CHAR, CHAR_KINDS
 from .words import is_word_char, previous_word, word_spans
 
 HISTORY = 2              # learned segments whose weights-before are kept for an exact rollback
 STATUS_CHARS = 500       # the status line's loss: the user's last 500 learned characters
 MAX_SEGMENT = 4          # a segment with no word boundary is cut at 4 x the segment length
+BATCH = 64               # finished segments sent to the worker in one job (a paste is learned at once)
 
 
 def _low_priority() -> None:
@@ -52,7 +54,7 @@ _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adapt", initiali
 class Segment:
     start: int           # absolute text positions
     end: int
-    before: Adapted      # the weights before it was learned
+    before: Adapted | None   # the weights before it was learned (set when it is)
     words: list          # (previous word, word) pairs it added to the lexicon
     new_words: int       # how many of them the model's word statistics do not know
     scores: tuple | None = None   # (chars, nats as typed, nats under the trained weights)
@@ -87,6 +89,12 @@ class Learner:
         self.measure = background    # score each segment under the trained weights too (the status line)
         self._reset(0)
 
+    @classmethod
+    def from_profile(cls, predictor, path, background: bool = True) -> "Learner":
+        """A learner that starts from a saved profile (its weights, lexicon and settings)."""
+        base, lexicon = load_profile(path, predictor)
+        return cls(predictor, base.config, base, lexicon, background)
+
     def _reset(self, learned_end: int) -> None:
         self.current, self.lexicon = self.base, Lexicon.from_json(self.base_lexicon)
         self.history: deque[Segment] = deque(maxlen=HISTORY)
@@ -108,17 +116,18 @@ class Learner:
         with self._lock:
             ready, self.ready = self.ready, None
         if ready is not None:
-            new, stepper, seg = ready
-            self.current, session.stepper, self.learned_end = new, stepper, seg.end
-            for prev, w in seg.words:
-                self.lexicon.add(prev, w)
-            self.words_learned += len(seg.words)
-            self.new_words += seg.new_words
-            self.history.append(seg)
-            if seg.scores is not None:
-                self.recent.append(seg.scores)
-                while sum(c for c, _, _ in self.recent) - self.recent[0][0] >= STATUS_CHARS:
-                    self.recent.popleft()
+            new, stepper, segments = ready
+            self.current, session.stepper, self.learned_end = new, stepper, segments[-1].end
+            for seg in segments:
+                for prev, w in seg.words:
+                    self.lexicon.add(prev, w)
+                self.words_learned += len(seg.words)
+                self.new_words += seg.new_words
+                self.history.append(seg)
+                if seg.scores is not None:
+                    self.recent.append(seg.scores)
+                    while sum(c for c, _, _ in self.recent) - self.recent[0][0] >= STATUS_CHARS:
+                        self.recent.popleft()
 
     @staticmethod
     def _first_change(session, text: str, offset: int) -> int:
@@ -145,20 +154,34 @@ class Learner:
             self._reset(offset)
 
     def observe(self, session) -> None:
-        """After an edit: send the next finished segment to learn (one at a time in the background;
-        all that are finished, one after another, without a worker)."""
+        """After an edit: send the finished segments to learn, in order (up to BATCH in one job; one
+        job at a time per session)."""
         while self.enabled and not self.busy and self.ready is None and self._submit(session) and not self.background:
             self.sync(session)
 
     def _submit(self, session) -> bool:
         text, offset = session.text, session.offset
-        start = max(self.learned_end, offset) - offset
-        end = segment_end(text, start, self.config.segment)
-        if end is None:
+        start, jobs = max(self.learned_end, offset) - offset, []
+        while len(jobs) < BATCH:
+            end = segment_end(text, start, self.config.segment)
+            if end is None:
+                break
+            jobs.append(self._job(session, start, end))
+            start = end
+        if not jobs:
             return False
+        self.busy, self._job_end = True, jobs[-1][3].end
+        if self.background:
+            _WORKER.submit(self._run, self.generation, self.current, jobs)
+        else:
+            self._run(self.generation, self.current, jobs)
+        return True
+
+    def _job(self, session, start: int, end: int) -> tuple:
+        """(state row, ids, ids that only carry the state, Segment) for text[start:end] of the session."""
+        text, offset = session.text, session.offset
         ia, ib = session.id_position(start), session.id_position(end)
         k = max(q for q in session._states if q <= ia)
-        row, ids = session._states[k][0], session.ids[k:ib]
         spans = word_spans(text[start:end])
         before = previous_word(text[:start + spans[0][0]]) if spans else None
         words = []
@@ -166,25 +189,23 @@ class Learner:
             w = self.p.word_key(text[start + a:start + b])
             words.append((before, w))
             before = w
-        seg = Segment(offset + start, offset + end, self.current, words, sum(not self._known(w) for _, w in words))
-        self.busy, self._job_end = True, seg.end
-        job = (self.generation, self.current, row, ids, ia - k, seg)
-        if self.background:
-            _WORKER.submit(self._run, *job)
-        else:
-            self._run(*job)
-        return True
+        seg = Segment(offset + start, offset + end, None, words, sum(not self._known(w) for _, w in words))
+        return session._states[k][0], session.ids[k:ib], ia - k, seg
 
     # ---------------------------------------------------------------- worker side
-    def _run(self, generation, current, row, ids, skip, seg) -> None:
+    def _run(self, generation, current, jobs) -> None:
         try:
-            new, nats = learn(self.p, current, row, ids, skip)
-            if self.measure:         # the status line: this segment as typed against the trained model
-                seg.scores = (seg.end - seg.start, nats, loss_of(self.p, None, row, ids, skip))
-            stepper = new.stepper(self.p)
+            for row, ids, skip, seg in jobs:
+                if generation != self.generation:
+                    return                   # an edit took it back meanwhile
+                seg.before = current
+                current, nats = learn(self.p, current, row, ids, skip)
+                if self.measure:         # the status line: this segment as typed against the trained model
+                    seg.scores = (seg.end - seg.start, nats, loss_of(self.p, None, row, ids, skip))
+            stepper = current.stepper(self.p)
             with self._lock:
                 if generation == self.generation:
-                    self.ready = (new, stepper, seg)
+                    self.ready = (current, stepper, [seg for *_, seg in jobs])
         finally:
             with self._lock:
                 if generation == self.generation:

@@ -29,7 +29,6 @@ from .faststep import FastStepper, unpack_state
 from .hangul import compose_hangul, decompose_hangul, is_syllable
 from .keys import char_keys, text_jamo_keys
 from .learner import Learner
-from .profile import load_profile
 from .sample import SampleConfig, generate, start_ids
 from .session import Session
 from .subword_session import SubwordSession, SubwordTables
@@ -134,8 +133,8 @@ class Predictor:
         s = SubwordSession(self) if self.subword is not None else Session(self)
         s.composing = self.composing if composing is None else composing
         if learn is not None or profile is not None:
-            base, lexicon = load_profile(profile, self) if profile is not None else (None, None)
-            s.learner = Learner(self, base.config if base is not None else learn, base, lexicon, background)
+            s.learner = Learner.from_profile(self, profile, background) if profile is not None else \
+                Learner(self, learn, background=background)
             s.stepper = s.learner.current.stepper(self)
         if text:
             s.set_text(text)

@@ -155,6 +155,11 @@ class Session:
         if self.learner is not None:
             self.learner.forget(self.offset + len(self.text))
         self.stepper = self.p.stepper
+        return self.reread()
+
+    def reread(self) -> "Session":
+        """Read the text again from the start with the session's current weights (a new profile,
+        Forget): its states then are what a fresh session with those weights would hold."""
         text, self.text, self.ids = self.text, "", []
         self._states = {0: (self.p.start_row, self.p.start_logits)}
         self._trie = Trie()
