@@ -5,7 +5,7 @@ pulled back toward the trained ones:
     ms <- b ms + (1 - b) g^2;   theta <- theta - lr g / (sqrt(ms / (1 - b^t)) + eps) + decay (theta0 - theta)
 
 Only the parameters of ``AdaptConfig.target`` adapt (``head``: the output layer; ``last``: the last
-recurrent layer and the head; ``all``); the trained model is never changed: an :class:`Adapted` is
+recurrent layer and the head; ``all``; ``auto``: ``last`` for models up to a size, else ``head``); the trained model is never changed: an :class:`Adapted` is
 an immutable value (its tensors are new ones after every step), so a snapshot is a reference and
 Forget is dropping it. The mean square ``ms`` is the session's own running estimate (Krause used
 one measured on the training data, which a checkpoint does not ship). Usage:
@@ -27,7 +27,8 @@ from torch.func import functional_call
 
 from .model import state_tensors
 
-TARGETS = ("head", "last", "all")
+TARGETS = ("auto", "head", "last", "all")
+AUTO_LIMIT = 1_500_000   # "auto": the last layer and the head up to this many parameters (~6 MB), else the head
 MS_DECAY = 0.99          # b: the mean square follows about the last 100 steps
 EPS = 1e-6
 
@@ -35,10 +36,10 @@ EPS = 1e-6
 @dataclass(frozen=True)
 class AdaptConfig:
     """What adapts and how fast. The defaults were chosen on held-out text (README "Adaptation")."""
-    target: str = field(default="last", metadata={"help": "parameters that adapt", "choices": TARGETS})
-    lr: float = field(default=3e-3, metadata={"help": "RMS-normalised step size"})
+    target: str = field(default="auto", metadata={"help": "parameters that adapt", "choices": TARGETS})
+    lr: float = field(default=2e-3, metadata={"help": "RMS-normalised step size"})
     decay: float = field(default=1e-3, metadata={"help": "pull toward the trained weights per step"})
-    segment: int = field(default=20, metadata={"help": "characters per learned segment (it ends at a word boundary)"})
+    segment: int = field(default=40, metadata={"help": "characters per learned segment (it ends at a word boundary)"})
 
     def validate(self) -> "AdaptConfig":
         if self.target not in TARGETS:
@@ -49,9 +50,13 @@ class AdaptConfig:
 
 
 def target_names(model, target: str) -> list[str]:
-    """The parameter names that adapt under ``target``."""
+    """The parameter names that adapt under ``target`` (``auto``: ``last`` where the last layer and
+    the head hold at most AUTO_LIMIT parameters, else ``head``: a session of a big model stays small)."""
     last = model.config.num_layers - 1
     names = [n for n, _ in model.named_parameters()]
+    if target == "auto":
+        size = sum(p.numel() for n, p in model.named_parameters() if n in target_names(model, "last"))
+        return target_names(model, "last" if size <= AUTO_LIMIT else "head")
     if target == "head":
         return [n for n in names if n.startswith("head.")]
     if target == "last":

@@ -141,6 +141,7 @@ class FastStepper:
         and the model, are never changed (an adapted session steps with the view; Forget drops it)."""
         view = copy.copy(self)
         view._mats = {k: list(v) for k, v in self._mats.items()}
+        bf16 = "bf16" in self.kernels["search"].values()   # a bfloat16 copy only where a search step uses it
         view._biases = list(self._biases)
         w = lambda name: params[name].detach().float() if name in params else self._param(name)  # noqa: E731
         touched = {self.num_layers if n.startswith("head.") else 0 if n.startswith("embedding.")
@@ -153,13 +154,14 @@ class FastStepper:
                 view.table0 = table0 if layer == 0 else view.table0
             view._mats["torch"][layer], view._mats["numpy"][layer], view._biases[layer] = m, m.numpy(), bias
             if "bf16" in view._mats:
-                view._mats["bf16"][layer] = m.to(torch.bfloat16)
+                view._mats["bf16"][layer] = m.to(torch.bfloat16) if bf16 else None
         return view
 
     def packed_bytes(self, layers=None) -> int:
         """Bytes of the packed arrays of ``layers`` (all: None; the head is layer num_layers)."""
         layers = range(self.num_layers + 1) if layers is None else layers
-        total = sum(self._mats["numpy"][i].nbytes + (self._mats["bf16"][i].numel() * 2 if "bf16" in self._mats else 0)
+        total = sum(self._mats["numpy"][i].nbytes + (self._mats["bf16"][i].numel() * 2
+                                                     if self._mats.get("bf16") and self._mats["bf16"][i] is not None else 0)
                     for i in layers)
         return total + (self.table0.nbytes if 0 in layers else 0)
 

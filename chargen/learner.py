@@ -34,7 +34,7 @@ from .profile import load_profile
 from .tokenizer import CHAR, CHAR_KINDS
 from .words import is_word_char, previous_word, word_spans
 
-HISTORY = 2              # learned segments whose weights-before are kept for an exact rollback
+HISTORY = 1              # learned segments whose weights-before are kept (a rollback; deeper: learn again)
 STATUS_CHARS = 500       # the status line's loss: the user's last 500 learned characters
 MAX_SEGMENT = 4          # a segment with no word boundary is cut at 4 x the segment length
 BATCH = 64               # finished segments sent to the worker in one job (a paste is learned at once)
@@ -97,6 +97,7 @@ class Learner:
 
     def _reset(self, learned_end: int) -> None:
         self.current, self.lexicon = self.base, Lexicon.from_json(self.base_lexicon)
+        self.stepper = None              # the session's stepper for the current weights, once made
         self.history: deque[Segment] = deque(maxlen=HISTORY)
         self.learned_end, self.generation = learned_end, getattr(self, "generation", 0) + 1
         self.busy, self.ready, self.words_learned, self.new_words = False, None, 0, 0
@@ -112,12 +113,13 @@ class Learner:
             pending = self._job_end if self.busy or self.ready is not None else 0
             if d < max(self.learned_end, pending):
                 self._rollback(d, session.offset if offset is None else offset)
-                session.stepper = self.current.stepper(self.p)
+                session.stepper = self.stepper = self.current.stepper(self.p)
         with self._lock:
             ready, self.ready = self.ready, None
         if ready is not None:
             new, stepper, segments = ready
-            self.current, session.stepper, self.learned_end = new, stepper, segments[-1].end
+            self.current, self.learned_end = new, segments[-1].end
+            session.stepper = self.stepper = stepper
             for seg in segments:
                 for prev, w in seg.words:
                     self.lexicon.add(prev, w)
@@ -234,10 +236,10 @@ class Learner:
         of its stepper, the lexicon (the trained model's tensors are shared, not counted)."""
         kept = {id(a): a for a in [self.current] + [s.before for s in self.history] if a.steps}
         packed = 0
-        if self.current.steps:
+        if self.current.steps and self.stepper is not None:
             layers = {self.p.stepper.num_layers if n.startswith("head.") else 0 if n.startswith("embedding.")
                       else int(n.rsplit("_l", 1)[1]) for n in self.current.params}
-            packed = self.p.stepper.packed_bytes(layers)
+            packed = self.stepper.packed_bytes(layers)
         return sum(a.nbytes() for a in kept.values()) + packed + self.lexicon.nbytes()
 
     def status(self) -> dict:

@@ -135,7 +135,7 @@ class Predictor:
         if learn is not None or profile is not None:
             s.learner = Learner.from_profile(self, profile, background) if profile is not None else \
                 Learner(self, learn, background=background)
-            s.stepper = s.learner.current.stepper(self)
+            s.stepper = s.learner.stepper = s.learner.current.stepper(self)
         if text:
             s.set_text(text)
         return s

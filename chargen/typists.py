@@ -101,7 +101,8 @@ class Typist:
         try:
             if profile is not None:
                 s.learner = Learner.from_profile(s.p, profile)
-                s.stepper, self.kept = s.learner.current.stepper(s.p), profile
+                s.stepper = s.learner.stepper = s.learner.current.stepper(s.p)
+                self.kept = profile
                 s.reread()           # the text's states read again with the weights it starts from
             else:
                 s.learner = Learner(s.p, config)

@@ -135,6 +135,14 @@ def test_the_rollback_history_is_bounded():
     assert 1 <= HISTORY <= 4
 
 
+def test_auto_adapts_the_last_layer_of_a_small_model_and_only_the_head_of_a_big_one(pred, monkeypatch):
+    from chargen import adapt
+    from chargen.adapt import target_names
+    assert target_names(pred.model, "auto") == target_names(pred.model, "last")
+    monkeypatch.setattr(adapt, "AUTO_LIMIT", 100)
+    assert target_names(pred.model, "auto") == ["head.weight", "head.bias"]
+
+
 def test_two_sessions_do_not_share_adaptations(pred):
     a, b = pred.session(learn=FAST, background=False), pred.session(learn=FAST, background=False)
     a.set_text(ENGLISH * 2)

@@ -31,7 +31,7 @@ def test_eval_adapt_prints_the_same_line_for_the_adapted_run(run, tmp_path, caps
                  "--adapt-segment", "10", "--json", str(tmp_path / "m.json")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     static, adapted = lines[0], lines[1]
-    assert adapted.startswith(f"{text} adapted: ") and "nats/char" in adapted and "updates (last)" in adapted
+    assert adapted.startswith(f"{text} adapted: ") and "nats/char" in adapted and "updates (auto)" in adapted
     assert _bpc(adapted) < _bpc(static) - 0.2
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["adapted_bpc"] < m["val_bpc"] and m["adapt_steps"] > 10
