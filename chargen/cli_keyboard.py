@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from .adapt import TARGETS, AdaptConfig
+from .adapt import STEP_SIZE, TARGETS, AdaptConfig
 from .data import find_files, iter_text
 from .evaluate import text_metrics
 from .faststep import use_keystroke_threads
@@ -60,7 +60,8 @@ def add_keyboard_commands(sub, default_checkpoint: str) -> None:
 def _adapt_flags(parser) -> None:
     d = AdaptConfig()
     parser.add_argument("--adapt-target", choices=TARGETS, default=d.target, help="parameters that adapt")
-    parser.add_argument("--adapt-lr", type=float, default=d.lr, help="adaptation step size")
+    parser.add_argument("--adapt-lr", type=float, default=d.lr, help="adaptation step size "
+                        "(default: by target: " + ", ".join(f"{k} {v:g}" for k, v in STEP_SIZE.items()) + ")")
     parser.add_argument("--adapt-decay", type=float, default=d.decay, help="pull toward the trained weights per step")
     parser.add_argument("--adapt-segment", type=int, default=d.segment, help="characters per learned segment")
 

@@ -51,6 +51,7 @@ class Predictor:
         self.words, self.blend, self.pool, self.rescore, self.cache = words, blend, pool, rescore, cache
         self.char = char       # the character model takes part in completions (False: the word side alone)
         self.composing = composing
+        self.val_loss = None   # nats per token on the model's validation text, when known (from_checkpoint)
         self.model, self.tokenizer = model.eval(), tokenizer
         self.stepper = stepper or FastStepper(model)
         c = model.config
@@ -86,9 +87,12 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path, **kwargs) -> "Predictor":
-        model, tokenizer, _ = load_checkpoint(path)
+        model, tokenizer, config = load_checkpoint(path)
         kwargs.setdefault("words", load_words(resolve_checkpoint(path)))
-        return cls(model, tokenizer, **kwargs)
+        predictor = cls(model, tokenizer, **kwargs)
+        # what the model's own kind of text costs it: a session learns text that costs more (adapt)
+        predictor.val_loss = config.get("metrics", {}).get("val_nats_per_token")
+        return predictor
 
     def unpack(self, rows: np.ndarray):
         """State rows -> the module's state."""

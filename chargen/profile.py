@@ -19,7 +19,7 @@ from pathlib import Path
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .adapt import AdaptConfig, Adapted, target_names
+from .adapt import AdaptConfig, Adapted, ms_shape, target_names
 from .lexicon import Lexicon
 
 FORMAT, VERSION = "chargen-profile", 1
@@ -50,7 +50,7 @@ def save_profile(path, predictor, learner) -> Path:
     tensors = {f"param.{n}": t.detach().float().contiguous() for n, t in a.params.items()}
     tensors.update({f"ms.{n}": t.detach().float().contiguous() for n, t in a.ms.items()})
     meta = {"format": FORMAT, "version": str(VERSION), "model": fingerprint(predictor.model),
-            "config": json.dumps(asdict(a.config)), "steps": str(a.steps),
+            "config": json.dumps(asdict(a.config)), "steps": str(a.steps), "loss": repr(a.loss),
             "lexicon": json.dumps(learner.lexicon.to_json(), ensure_ascii=False)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -81,13 +81,13 @@ def load_profile(path, predictor) -> tuple[Adapted, Lexicon]:
         params = {n: tensors[f"param.{n}"] for n in names}
         ms = {n: tensors[f"ms.{n}"] for n in names}
         lexicon = Lexicon.from_json(json.loads(meta.get("lexicon", "{}")))
-        steps = int(meta["steps"])
+        steps, loss = int(meta["steps"]), float(meta.get("loss", 0.0))
     except (KeyError, TypeError, ValueError) as e:
         raise ProfileError(f"{path} is damaged: {e}") from None
     for n in names:
-        if params[n].shape != predictor.model.get_parameter(n).shape or ms[n].shape != params[n].shape:
+        if params[n].shape != predictor.model.get_parameter(n).shape or tuple(ms[n].shape) != ms_shape(config, params[n]):
             raise ProfileError(f"{path} is damaged: {n} has the wrong shape")
-    return Adapted(config, params, ms, steps), lexicon
+    return Adapted(config, params, ms, steps, loss), lexicon
 
 
 def wipe(path) -> bool:

@@ -248,3 +248,18 @@ def test_subword_models_do_not_learn():
     model = CharLM(ModelConfig(vocab_size=tok.vocab_size, num_layers=1, hidden_size=16, embed_size=16))
     with pytest.raises(ValueError, match="subword"):
         Predictor(model, tok, stepper=FastStepper(model)).session(learn=FAST)
+
+
+def test_the_surprise_gate_learns_text_unlike_the_models_own_and_leaves_its_own_alone(pred):
+    from chargen.adapt import surprise_gate
+    assert surprise_gate(1.0, None) == 1.0                        # no validation loss known: full steps
+    assert surprise_gate(1.1, 1.0) == 0.0 and surprise_gate(2.0, 1.0) == 1.0
+    assert 0 < surprise_gate(1.3, 1.0) < 1
+    text = "the quick brown fox jumps over the lazy dog. " * 4
+    static = typed_loss(pred, text)
+    try:
+        pred.val_loss = static["val_nats_per_token"]              # as if this were the model's own text
+        same = typed_loss(pred, text, learn=FAST)
+    finally:
+        pred.val_loss = None
+    assert same["val_bpc"] == pytest.approx(static["val_bpc"], abs=0.02) and same["adapt_steps"] > 0

