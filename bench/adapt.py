@@ -50,6 +50,7 @@ from stats import pct  # noqa: E402
 DEFAULT = ROOT / "checkpoints" / "default"
 KOREAN = ROOT / "checkpoints" / "korean"
 BASELINE_TRAIN_CHARS = 5_000_000      # the baseline's train text is capped (NSMC's is 13 MB)
+PAUSE = 0.005                         # seconds between rounds of keystrokes in the latency part
 
 
 def read(path) -> str:
@@ -104,10 +105,12 @@ def quality(name: str, pred: Predictor, train_text: str, text: str, korean: bool
 def typing_latency(pred: Predictor, texts: list[str], learn: AdaptConfig | None) -> dict:
     """Keystrokes of len(texts) sessions typed side by side, round-robin on this one thread (as the
     app's keystroke worker serves them), learning on the background worker: per key, the time to
-    take the key and list the next characters, and that plus the suggestion bar."""
+    take the key and list the next characters, and that plus the suggestion bar. A round of keys
+    every PAUSE seconds: back to back, the low-priority learning thread gets no time on a busy host."""
     sessions = [pred.session(learn=learn) for _ in texts]
     chars_ms, bar_ms = [], []
     for i in range(max(map(len, texts))):
+        time.sleep(PAUSE)                # between rounds of keys, untimed: people type far slower
         for s, text in zip(sessions, texts):
             if i >= len(text):
                 continue

@@ -25,6 +25,7 @@ has it. Usage:
 from __future__ import annotations
 
 import copy
+import sys
 import time
 
 import numpy as np
@@ -35,6 +36,7 @@ from .model import STATE_TENSORS, state_from, state_tensors
 
 KERNELS = ("numpy", "torch", "bf16")
 KEYSTROKE_THREADS = 1                     # see use_keystroke_threads
+GIL_SWITCH_SECONDS = 0.001                # and there
 CALIBRATE_ROWS = (1, 2, 4, 8, 16, 32)     # row counts timed; other counts use the next one up
 CALIBRATE_REPEATS = 9
 _CALIBRATED: dict = {}                    # (model shape, candidates) -> {rows: kernel}
@@ -45,8 +47,12 @@ def use_keystroke_threads() -> None:
     2 x 384 keystroke simulation ran 2.5x slower on 2 threads, whose OpenMP workers spin between
     the small products), and a server runs its sessions side by side. Process-wide: call it in a
     process that serves or simulates keystrokes (the app, `chargen suggest`, `chargen eval --ksr`),
-    before building its predictors (their kernels are timed under the thread count in force)."""
+    before building its predictors (their kernels are timed under the thread count in force).
+    Also: a thread holding the GIL hands it over after 1 ms instead of Python's 5, so a keystroke
+    waits at most that for a session's learning on the background thread (suggestion bar p99 with 8
+    adapting sessions on this loaded host: 29-30 ms against 40 ms at 5 ms; bench/adapt.py)."""
     torch.set_num_threads(KEYSTROKE_THREADS)
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
 
 
 def pack_state(state, cell: str) -> np.ndarray:
