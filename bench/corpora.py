@@ -27,6 +27,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,46 @@ def fetch_devils_dictionary(cache: Path) -> Path:
             text = gzip.decompress((Path(d) / "x/usr/share/dictd/devil.dict.dz").read_bytes()).decode("utf-8")
         cache.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
+    return out
+
+
+class _Text(HTMLParser):
+    """An HTML page's text, one line per block element, scripts and styles left out."""
+    BLOCKS = {"p", "br", "div", "h1", "h2", "h3", "h4", "li", "pre", "tr", "dt", "dd", "title"}
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self.skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("script", "style")
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("script", "style")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def fetch_debian_faq_ko(cache: Path) -> Path:
+    """The Debian FAQ in Korean (Debian debian-faq-ko, GPL): formal technical prose, nothing like movie
+    reviews; its HTML pages' text in file-name order, whitespace runs collapsed (about 110,000 chars)."""
+    out = cache / "debian_faq_ko.txt"
+    if not out.exists():
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run(["apt-get", "download", "debian-faq-ko"], cwd=d, check=True, capture_output=True)
+            subprocess.run(["dpkg-deb", "-x", next(Path(d).glob("debian-faq-ko_*.deb")).name, "x"], cwd=d, check=True)
+            pages = []
+            for page in sorted((Path(d) / "x/usr/share/doc/debian/FAQ/ko").glob("*.html")):
+                parser = _Text()
+                parser.feed(page.read_text(encoding="utf-8"))
+                text = re.sub(r"[ \t]+", " ", "".join(parser.parts))
+                pages.append(re.sub(r"\n\s*\n+", "\n", text).strip())
+        cache.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(pages) + "\n", encoding="utf-8")
     return out
 
 

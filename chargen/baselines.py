@@ -3,7 +3,8 @@ keyboard engine in the keystroke simulation (``chargen.keystrokes``).
 
 ``UnigramCompleter`` offers the most frequent training words that start with the typed prefix;
 ``BigramCompleter`` ranks them by count after the previous word, backing off to unigram counts.
-Both speak the completer protocol: ``reset()``, ``type(text)``, ``suggest(n) -> [word, ...]``
+``CachedBigramCompleter`` adds a cache of the session's own recent words, as the keyboard's. All
+speak the completer protocol: ``reset()``, ``type(text)``, ``suggest(n) -> [word, ...]``
 (whole words extending the current one). Usage:
 
     c = BigramCompleter.fit(train_text); c.type("Mr. Kni"); c.suggest(3)
@@ -14,6 +15,8 @@ import heapq
 from collections import Counter, defaultdict
 
 from .prefix import prefix_range
+from .session_words import CACHE_PRIOR, CACHE_WEIGHT, CACHE_WORDS
+from .wordstats import WordCache, WordModel
 from .words import current_word, previous_word, words_of
 
 
@@ -71,3 +74,39 @@ class BigramCompleter(UnigramCompleter):
         ranked = heapq.nsmallest(n, (w for w in nxt if w.startswith(prefix) and len(w) > len(prefix)),
                                  key=lambda w: (-nxt[w], -self.counts[w], w))
         return ranked + self._unigram(prefix, n - len(ranked), exclude=set(ranked))
+
+
+class CachedBigramCompleter:
+    """The word-bigram baseline with the keyboard's session cache: the train split's bigram model
+    (``WordModel``, absolute discounting) mixed with a cache of the session's last CACHE_WORDS words,
+    the cache's share growing with the words it holds as the keyboard's does (half, once it holds
+    well over CACHE_PRIOR words). What a phone keyboard that remembers recent words does."""
+
+    def __init__(self, words: WordModel):
+        self.words = words
+        self.reset()
+
+    @classmethod
+    def fit(cls, text: str):
+        return cls(WordModel.fit([text]))
+
+    def reset(self):
+        self.text, self.cache, self.done = "", WordCache(CACHE_WORDS), 0
+
+    def type(self, text: str):
+        self.text += text
+        head = len(self.text) - len(current_word(self.text))
+        if head > self.done:                   # words finished since: into the cache
+            for w in words_of(self.text[self.done:head]):
+                self.cache.push(w)
+            self.done = head
+
+    def suggest(self, n: int = 3) -> list[str]:
+        prefix, before = current_word(self.text), previous_word(self.text)
+        ranked = self.words.probs(before, prefix, limit=4 * n)
+        held = len(self.cache.words)
+        if held:
+            mix = CACHE_WEIGHT * held / (held + CACHE_PRIOR)
+            cached = self.cache.probs(before, prefix, limit=4 * n)
+            ranked = {w: (1 - mix) * ranked.get(w, 0.0) + mix * cached.get(w, 0.0) for w in set(ranked) | set(cached)}
+        return [w for w, _ in sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]

@@ -35,6 +35,17 @@ def candidates(s, word: str, n: int, min_keys: int = 1) -> list[tuple[str, float
     return combine(s, word, word_ids, n, min_keys)
 
 
+def _with_lexicon(s, cache, how: str, prev, key: str, limit: int) -> dict:
+    """The session cache's word probabilities (``how``: "joint" or "probs"), half and half with the
+    user's lexicon when the session learns and the lexicon holds words (see chargen.lexicon)."""
+    got = getattr(cache, how)(prev, key, limit)
+    lex = s.learner.lexicon if s.learner is not None else None
+    if not lex:
+        return got
+    more = getattr(lex, how)(prev, key, limit)
+    return {w: 0.5 * got.get(w, 0.0) + 0.5 * more.get(w, 0.0) for w in set(got) | set(more)}
+
+
 def _fits(probs: dict, typed_keys: tuple) -> dict:
     """The words whose keys start with those typed (a character still being composed)."""
     return {w: q for w, q in probs.items() if word_keys(w)[:len(typed_keys)] == typed_keys} if typed_keys else probs
@@ -73,7 +84,8 @@ def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
     ngram_p = _fits({shown(p.words.spelled(k)): q for k, q in p.words.candidates(u, v, fold(key), limit).items()},
                     typed_keys)
     before = previous_word(s.text)
-    cache_p = _fits({shown(w): q for w, q in cache.joint(p.word_key(before) if before else None, key, limit).items()},
+    prev = p.word_key(before) if before else None
+    cache_p = _fits({shown(w): q for w, q in _with_lexicon(s, cache, "joint", prev, key, limit).items()},
                     typed_keys) if p.cache else {}
     word_side = {w: weights[1] * ngram_p.get(w, 0.0) + weights[2] * cache_p.get(w, 0.0) for w in set(ngram_p) | set(cache_p)}
     char_p, typed_p = {}, 0.0
@@ -83,7 +95,8 @@ def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
         row, logits = s._states[end]
         root = s._trie.root(s._states.get(end - len(word_ids)), word_ids, row, logits)
         added0 = text_jamo_keys(p.shown("".join(p.token_texts[i] for i in word_ids))) - text_jamo_keys(word)
-        char_p = beam_search(p, s._trie, root, word_ids, n, forced, min_keys, open_keys, added0, renormalise=False)
+        char_p = beam_search(p, s._trie, root, word_ids, n, forced, min_keys, open_keys, added0, renormalise=False,
+                             stepper=s.stepper)
         typed_p = s._prefix_prob(word_ids, end)
     scores = {w: weights[0] * typed_p * char_p.get(w, 0.0) + word_side.get(w, 0.0) for w in set(char_p) | set(word_side)}
     total = sum(scores.values()) or 1.0
@@ -117,7 +130,7 @@ def _blend(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
         return {p.shown(w): q for w, q in probs.items()} if p.jamo else probs
     word_p = fits(shown(p.words.probs(prev, key, limit=p.pool * widen))) if p.words is not None else {}
     cache = s._words.update(s.text) if p.cache else None
-    cache_p = fits(shown(cache.probs(prev, key, limit=p.pool * widen))) if cache is not None else {}
+    cache_p = fits(shown(_with_lexicon(s, cache, "probs", prev, key, p.pool * widen))) if cache is not None else {}
     if cache_p:         # words of this very text: names and rare words recur
         n_cached = len(cache.words)                  # a cache of a few words knows little yet
         mix = s._words.weight * n_cached / (n_cached + CACHE_PRIOR) if word_p else 1.0
@@ -129,7 +142,7 @@ def _blend(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
     row, logits = s._states[end]
     root = s._trie.root(s._states.get(end - len(word_ids)), word_ids, row, logits)
     added0 = text_jamo_keys(p.shown("".join(p.token_texts[i] for i in word_ids))) - text_jamo_keys(word)
-    char_p = beam_search(p, s._trie, root, word_ids, n, forced, min_keys, open_keys, added0)
+    char_p = beam_search(p, s._trie, root, word_ids, n, forced, min_keys, open_keys, added0, stepper=s.stepper)
     blend = p.blend if word_p else 1.0     # nothing to blend in: the character model alone
     scores = {w: blend * char_p.get(w, 0.0) + (1 - blend) * word_p.get(w, 0.0) for w in set(char_p) | set(word_p)}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

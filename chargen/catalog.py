@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ class Entry:
     name: str          # the child of the root, as shown in the picker
     path: Path         # the checkpoint directory it resolves to (a run's best/ or last/)
     config: dict       # its config.json
+
+
+PROFILES = ".profiles"                            # kept profiles, per model and browser
+PROFILE_OWNER = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class Catalog:
@@ -106,6 +111,14 @@ class Catalog:
 
     def resolve(self, name: str) -> Path:
         return self.entry(name).path
+
+    def profile_path(self, name: str, owner: str) -> Path:
+        """Where the profile ``owner`` (a browser's id) kept for the model ``name`` lives: beside the
+        checkpoints, in the root's hidden ``.profiles/<name>/`` (never listed as a model)."""
+        self.entry(name)                                 # a listed model's name only
+        if not PROFILE_OWNER.fullmatch(owner or ""):
+            raise CheckpointError("this browser has no valid profile id (reload the page)")
+        return self.root / PROFILES / name / f"{owner}.safetensors"
 
     def predictor(self, name: str):
         """The Predictor for ``name``, loaded on first use and cached (the ``max_loaded`` most

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from .adapt import STEP_SIZE, TARGETS, AdaptConfig
 from .data import find_files, iter_text
 from .evaluate import text_metrics
 from .faststep import use_keystroke_threads
@@ -17,6 +18,8 @@ from .hangul import decompose_hangul, is_korean_text
 from .keys import jamo_keys
 from .keystrokes import ComposedTyping, JamoTyping, ModelEngine, keystroke_savings
 from .predictor import Predictor
+from .profile import save_profile
+from .typed_loss import typed_loss
 from .words import current_word
 
 
@@ -35,6 +38,10 @@ def add_keyboard_commands(sub, default_checkpoint: str) -> None:
     e.add_argument("--no-words", action="store_true",
                    help="--ksr without the checkpoint's word statistics (an ablation: the model and the session cache)")
     e.add_argument("--no-cache", action="store_true", help="--ksr without the session's word cache (an ablation)")
+    e.add_argument("--adapt", action="store_true", help="also read the text once, in order, learning as it goes "
+                   "(dynamic evaluation, as the keyboard learns its user): each character scored before it is "
+                   "learned; with --ksr the simulated user's typing is learned as it is typed")
+    _adapt_flags(e)
 
     g = sub.add_parser("suggest", help="keyboard suggestions: interactive (Tab accepts) or one-shot --text")
     g.add_argument("--checkpoint", default=default_checkpoint, help="checkpoint or run directory")
@@ -42,6 +49,25 @@ def add_keyboard_commands(sub, default_checkpoint: str) -> None:
     g.add_argument("-n", type=int, default=3, help="how many suggestions")
     g.add_argument("--composing", action="store_true",
                    help="the last Hangul syllable may still change, as in an input method (syllable models)")
+    g.add_argument("--profile", default=None, help="start from this saved profile (what the keyboard learned "
+                   "from you) and learn from the text on; it is written back only with --keep")
+    g.add_argument("--keep", action="store_true", help="save what was learned to --profile at the end "
+                   "(creating it if it does not exist)")
+    g.add_argument("--learn", action="store_true", help="learn from the text without a profile (forgotten at the end)")
+    _adapt_flags(g)
+
+
+def _adapt_flags(parser) -> None:
+    d = AdaptConfig()
+    parser.add_argument("--adapt-target", choices=TARGETS, default=d.target, help="parameters that adapt")
+    parser.add_argument("--adapt-lr", type=float, default=d.lr, help="adaptation step size "
+                        "(default: by target: " + ", ".join(f"{k} {v:g}" for k, v in STEP_SIZE.items()) + ")")
+    parser.add_argument("--adapt-decay", type=float, default=d.decay, help="pull toward the trained weights per step")
+    parser.add_argument("--adapt-segment", type=int, default=d.segment, help="characters per learned segment")
+
+
+def _adapt_config(args) -> AdaptConfig:
+    return AdaptConfig(args.adapt_target, args.adapt_lr, args.adapt_decay, args.adapt_segment).validate()
 
 
 def cmd_eval(args) -> int:
@@ -52,9 +78,12 @@ def cmd_eval(args) -> int:
                                           **({"words": None} if args.no_words else {}))
     text = "".join(iter_text(find_files([args.text]), args.encoding))
     m = text_metrics(predictor.model, predictor.tokenizer, text)
-    print(f"{args.text}: {m['val_nats']:.4f} nats/char, {m['val_bpc']:.4f} bits/char "
-          f"({m['val_chars']:,} characters, {m['val_tokens']:,} tokens, "
-          f"{m['val_nats_per_token']:.4f} nats/token)")
+    print(_loss_line(args.text, m))
+    if args.adapt:
+        a = typed_loss(predictor, text, learn=_adapt_config(args), progress=True, prefix="adapted")
+        print(_loss_line(f"{args.text} adapted", a, "adapted") + f"; {a['adapt_steps']:,} updates "
+              f"({args.adapt_target}), {a['adapt_words']:,} words learned")
+        m.update(a)
     if args.ksr:
         m.update(_ksr(args, predictor, text[:args.max_chars] if args.max_chars else text))
     if args.json:
@@ -62,18 +91,26 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _loss_line(name: str, m: dict, prefix: str = "val") -> str:
+    return (f"{name}: {m[f'{prefix}_nats']:.4f} nats/char, {m[f'{prefix}_bpc']:.4f} bits/char "
+            f"({m[f'{prefix}_chars']:,} characters, {m[f'{prefix}_tokens']:,} tokens, "
+            f"{m[f'{prefix}_nats_per_token']:.4f} nats/token)")
+
+
 def _ksr(args, predictor: Predictor, text: str) -> dict:
-    """Keystroke savings of the suggestion bar typing ``text`` (and a jamo per key, for Korean)."""
+    """Keystroke savings of the suggestion bar typing ``text`` (and a jamo per key, for Korean);
+    with --adapt, the keyboard learns the simulated user's text as it is typed."""
     korean = is_korean_text(text)
-    k = keystroke_savings(ModelEngine(predictor), text, args.suggestions, progress=True,
+    learn = _adapt_config(args) if args.adapt else None
+    k = keystroke_savings(ModelEngine(predictor, learn), text, args.suggestions, progress=True,
                           also={"jamo": jamo_keys} if korean else None)
-    print(f"keystroke savings {k['ksr']:.3f} with {args.suggestions} suggestions (oracle {k['oracle_ksr']:.3f}); "
+    print(f"keystroke savings{' (adapted)' if learn else ''} {k['ksr']:.3f} with {args.suggestions} suggestions (oracle {k['oracle_ksr']:.3f}); "
           f"next-char accuracy top-1 {k['top1_char_acc']:.3f}, top-3 {k['top3_char_acc']:.3f}; "
           f"suggestions p50 {k['suggest_ms_p50']:.2f} ms, p99 {k['suggest_ms_p99']:.2f} ms")
     if korean:
         print(f"keystroke savings in jamo keystrokes {k['ksr_jamo']:.3f} (oracle {k['oracle_ksr_jamo']:.3f})")
     if korean and args.jamo_typing:
-        typist = (JamoTyping if predictor.jamo else ComposedTyping)(ModelEngine(predictor))
+        typist = (JamoTyping if predictor.jamo else ComposedTyping)(ModelEngine(predictor, learn))
         j = keystroke_savings(typist, decompose_hangul(text), args.suggestions, progress=True)
         print(f"typed a jamo per key, suggestions before every key: keystroke savings {j['ksr']:.3f} "
               f"(oracle {j['oracle_ksr']:.3f}); suggestions p50 {j['suggest_ms_p50']:.2f} ms")
@@ -89,17 +126,29 @@ def _suggestion_line(session, n: int) -> str:
 
 def cmd_suggest(args) -> int:
     use_keystroke_threads()
-    session = Predictor.from_checkpoint(args.checkpoint, composing=args.composing).session()
+    predictor = Predictor.from_checkpoint(args.checkpoint, composing=args.composing)
+    if args.keep and not args.profile:
+        raise ValueError("--keep saves to a profile: give --profile FILE")
+    start = args.profile if args.profile and (not args.keep or Path(args.profile).exists()) else None
+    learn = _adapt_config(args) if args.learn or args.profile else None
+    interactive = args.text is None and sys.stdin.isatty()
+    session = predictor.session(learn=learn, profile=start, background=interactive)
     if args.text is not None:
         session.set_text(args.text)
         print(_suggestion_line(session, args.n))
-        return 0
-    if not sys.stdin.isatty():               # piped input: suggestions after each line
+    elif not interactive:                    # piped input: suggestions after each line
         for line in sys.stdin:
             session.set_text(line.rstrip("\n"))
             print(_suggestion_line(session, args.n))
-        return 0
-    return _interactive(session, args.n)
+    else:
+        _interactive(session, args.n)
+    if args.keep:
+        session.learner.wait()
+        session.learner.sync(session)
+        path = save_profile(args.profile, predictor, session.learner)
+        st = session.learner.status()
+        print(f"kept: {path} ({st['steps']:,} updates, {st['lexicon_words']:,} words in your lexicon)", file=sys.stderr)
+    return 0
 
 
 def _interactive(session, n: int) -> int:

@@ -80,7 +80,7 @@ def _walk_forced(rests: dict, rows: dict, logp: np.ndarray, forced_lp: dict, dep
 
 
 def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=(), min_keys: int = 1,
-                open_keys: tuple = (), added0: int = 0, renormalise: bool = True) -> dict[str, float]:
+                open_keys: tuple = (), added0: int = 0, renormalise: bool = True, stepper=None) -> dict[str, float]:
     """P_char of completions of the word: a beam search over tokens until a word boundary, kept going
     until no open beam can beat the n-th finished word (of those adding ``min_keys`` keys or more);
     plus the exact probability of each word in ``forced`` (rest of the word, then a boundary), walked
@@ -91,7 +91,8 @@ def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=
     search backs up over a character still being composed). With ``open_keys`` (the keys of that
     character), the beams must first type those keys (``p.key_mask``) and probabilities are
     renormalised over the first tokens that fit (``renormalise``; False keeps them joint probabilities
-    of the tokens after ``word_ids``, as the mixture wants)."""
+    of the tokens after ``word_ids``, as the mixture wants). ``stepper``: the session's (an adapted
+    session steps with its own weights; default the predictor's)."""
     V = p.vocab_size
     texts, boundary, word_mask, cost = p.token_texts, p.boundary_ids, p.word_mask, p.token_cost
     base = "".join(texts[i] for i in word_ids)
@@ -153,7 +154,7 @@ def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=
         if not paths and not todo:
             break
         rows = {q: len(paths) + i for i, q in enumerate(todo)}
-        logp = trie.expand(p.stepper, paths + [root + q for q in todo])   # one batched step for all
+        logp = trie.expand(stepper or p.stepper, paths + [root + q for q in todo])   # one batched step for all
     out = {w: math.exp(s - norm) for w, s in finished.items()}
     out.update({w: math.exp(s - norm) for w, s in forced_lp.items()})
     return out

@@ -25,6 +25,8 @@ has it. Usage:
 """
 from __future__ import annotations
 
+import copy
+import sys
 import time
 
 import numpy as np
@@ -35,6 +37,7 @@ from .model import STATE_TENSORS, state_from, state_tensors
 
 KERNELS = ("numpy", "torch", "bf16", "onnx")    # onnx: onnxruntime, where installed (``onnxstep``)
 KEYSTROKE_THREADS = 1                     # see use_keystroke_threads
+GIL_SWITCH_SECONDS = 0.001                # and there
 CALIBRATE_ROWS = (1, 2, 4, 8, 16, 32)     # row counts timed; other counts use the next one up
 CALIBRATE_REPEATS = 9
 _CALIBRATED: dict = {}                    # (model shape, candidates) -> {rows: kernel}
@@ -45,8 +48,12 @@ def use_keystroke_threads() -> None:
     2 x 384 keystroke simulation ran 2.5x slower on 2 threads, whose OpenMP workers spin between
     the small products), and a server runs its sessions side by side. Process-wide: call it in a
     process that serves or simulates keystrokes (the app, `chargen suggest`, `chargen eval --ksr`),
-    before building its predictors (their kernels are timed under the thread count in force)."""
+    before building its predictors (their kernels are timed under the thread count in force).
+    Also: a thread holding the GIL hands it over after 1 ms instead of Python's 5, so a keystroke
+    waits at most that for a session's learning on the background thread (suggestion bar p99 with 8
+    adapting sessions on this loaded host: 29-30 ms against 40 ms at 5 ms; bench/adapt.py)."""
     torch.set_num_threads(KEYSTROKE_THREADS)
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
 
 
 def pack_state(state, cell: str) -> np.ndarray:
@@ -102,35 +109,41 @@ class FastStepper:
         self._kernel_table()
 
     # ---------------------------------------------------------------- weights
+    def _param(self, name: str) -> torch.Tensor:
+        return self.model.get_parameter(name).detach().float()
+
     @torch.no_grad()
+    def _pack_layer(self, layer: int, w) -> tuple:
+        """Layer ``layer``'s matrix M (in, G) and bias: pre-activations = [x, h] @ M + bias, from
+        the parameters ``w(name)`` gives. Layer 0's input part is folded into a table, one row per
+        token (embedding @ W_ih + biases): (table0 (V, G), M_h (H, G), None)."""
+        H = self.hidden
+        w_ih, w_hh = w(f"rnn.weight_ih_l{layer}"), w(f"rnn.weight_hh_l{layer}")        # (G, in), (G, H)
+        b_ih, b_hh = w(f"rnn.bias_ih_l{layer}"), w(f"rnn.bias_hh_l{layer}")
+        if self.cell == "gru":
+            # [x, h] @ M = [r and z sums (2H), W_in x (H), W_hn h (H)]: the new gate needs its two
+            # halves apart, since r multiplies the recurrent one
+            zero_i, zero_h = torch.zeros(w_ih.size(1), H), torch.zeros(H, H)
+            m_in = torch.cat([w_ih[:2 * H].T, w_ih[2 * H:].T, zero_i], 1)           # (in, 4H)
+            m_h = torch.cat([w_hh[:2 * H].T, zero_h, w_hh[2 * H:].T], 1)            # (H, 4H)
+            bias = torch.cat([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:], b_hh[2 * H:]])
+        else:                                              # LSTM (i, f, g, o) and tanh RNN
+            m_in, m_h, bias = w_ih.T, w_hh.T, b_ih + b_hh
+        if layer == 0:
+            table0 = np.ascontiguousarray((w("embedding.weight") @ m_in + bias).numpy())   # (V, G)
+            return table0, m_h.contiguous(), None
+        return None, torch.cat([m_in, m_h], 0).contiguous(), bias.numpy()              # (2H, G)
+
     def _weights(self, model) -> None:
-        """Per layer one matrix M (in, G) and a bias: pre-activations = [x, h] @ M + bias. Layer 0's
-        input part is folded into a table, one row per token (embedding @ W_ih + biases)."""
-        rnn, H = model.rnn, self.hidden
-        w = lambda name: getattr(rnn, name).detach().float()            # noqa: E731
+        """Per layer one matrix M and a bias (see _pack_layer), then the head's."""
         mats, biases = [], []
         for layer in range(self.num_layers):
-            w_ih, w_hh = w(f"weight_ih_l{layer}"), w(f"weight_hh_l{layer}")    # (G, in), (G, H)
-            b_ih, b_hh = w(f"bias_ih_l{layer}"), w(f"bias_hh_l{layer}")
-            if self.cell == "gru":
-                # [x, h] @ M = [r and z sums (2H), W_in x (H), W_hn h (H)]: the new gate needs its two
-                # halves apart, since r multiplies the recurrent one
-                zero_i, zero_h = torch.zeros(w_ih.size(1), H), torch.zeros(H, H)
-                m_in = torch.cat([w_ih[:2 * H].T, w_ih[2 * H:].T, zero_i], 1)           # (in, 4H)
-                m_h = torch.cat([w_hh[:2 * H].T, zero_h, w_hh[2 * H:].T], 1)            # (H, 4H)
-                bias = torch.cat([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:], b_hh[2 * H:]])
-            else:                                              # LSTM (i, f, g, o) and tanh RNN
-                m_in, m_h, bias = w_ih.T, w_hh.T, b_ih + b_hh
-            if layer == 0:
-                emb = model.embedding.weight.detach().float()
-                self.table0 = np.ascontiguousarray((emb @ m_in + bias).numpy())         # (V, G)
-                mats.append(m_h.contiguous())
-                biases.append(None)
-            else:
-                mats.append(torch.cat([m_in, m_h], 0).contiguous())                      # (2H, G)
-                biases.append(bias.numpy())
-        mats.append(model.head.weight.detach().float().T.contiguous())                  # (H, V)
-        biases.append(model.head.bias.detach().float().numpy())
+            table0, m, bias = self._pack_layer(layer, self._param)
+            self.table0 = table0 if layer == 0 else self.table0
+            mats.append(m)
+            biases.append(bias)
+        mats.append(self._param("head.weight").T.contiguous())                          # (H, V)
+        biases.append(self._param("head.bias").numpy())
         self._mats = {"numpy": [m.numpy() for m in mats], "torch": mats}
         self._biases = biases
         if self.bf16:
@@ -141,6 +154,45 @@ class FastStepper:
         (layer 0's recurrent one, then [x, h] per layer, then the head), the biases (None for layer 0)).
         ``onnx_graph.step_graph`` writes the same step as an ONNX graph from them."""
         return self.table0, self._mats["numpy"], self._biases
+
+    @torch.no_grad()
+    def with_params(self, params: dict) -> "FastStepper":
+        """A stepper for the model with some parameters replaced (``{name: tensor}``, names as in
+        ``model.named_parameters()``): it shares this one's kernel choice and every packed array the
+        replaced parameters leave alone, and packs its own for the layers they touch. Never the onnx
+        kernel (its session holds the trained weights): the fastest of the others, as measured. This
+        stepper, and the model, are never changed (an adapted session steps with the view; Forget
+        drops it)."""
+        view = copy.copy(self)
+        view._mats = {k: list(v) for k, v in self._mats.items()}
+        view._biases = list(self._biases)
+        if view._onnx is not None:       # onnxruntime holds the trained weights: the view steps without it
+            view._onnx = None
+            view.kernels = {"exact": view._calibrate(("numpy", "torch")),
+                            "search": view._calibrate(("numpy", "torch", "bf16") if self.bf16 else ("numpy", "torch"))}
+            view._kernel_table()
+        bf16 = "bf16" in view.kernels["search"].values()   # a bfloat16 copy only where a search step uses it
+        w = lambda name: params[name].detach().float() if name in params else self._param(name)  # noqa: E731
+        touched = {self.num_layers if n.startswith("head.") else 0 if n.startswith("embedding.")
+                   else int(n.rsplit("_l", 1)[1]) for n in params}
+        for layer in sorted(touched):
+            if layer == self.num_layers:
+                m, bias = w("head.weight").T.contiguous(), w("head.bias").numpy()
+            else:
+                table0, m, bias = self._pack_layer(layer, w)
+                view.table0 = table0 if layer == 0 else view.table0
+            view._mats["torch"][layer], view._mats["numpy"][layer], view._biases[layer] = m, m.numpy(), bias
+            if "bf16" in view._mats:
+                view._mats["bf16"][layer] = m.to(torch.bfloat16) if bf16 else None
+        return view
+
+    def packed_bytes(self, layers=None) -> int:
+        """Bytes of the packed arrays of ``layers`` (all: None; the head is layer num_layers)."""
+        layers = range(self.num_layers + 1) if layers is None else layers
+        total = sum(self._mats["numpy"][i].nbytes + (self._mats["bf16"][i].numel() * 2
+                                                     if self._mats.get("bf16") and self._mats["bf16"][i] is not None else 0)
+                    for i in layers)
+        return total + (self.table0.nbytes if 0 in layers else 0)
 
     def _mm(self, kernel: str, i: int, a: np.ndarray) -> np.ndarray:
         """a @ M_i on one kernel (float32 result, a fresh array)."""

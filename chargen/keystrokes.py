@@ -18,14 +18,16 @@ from .words import is_word_char
 
 
 class ModelEngine:
-    """A predictor session behind the completer protocol used by :func:`keystroke_savings`."""
+    """A predictor session behind the completer protocol used by :func:`keystroke_savings` (one that
+    learns from the typing, with ``learn``)."""
 
-    def __init__(self, predictor):
-        self.predictor = predictor
+    def __init__(self, predictor, learn=None):
+        self.predictor, self.learn = predictor, learn     # learn: an AdaptConfig, the session learns as it types
         self.reset()
 
     def reset(self):
-        self.session = self.predictor.session()
+        # learning on the caller's thread: the simulated user's text is learned as it is typed, in order
+        self.session = self.predictor.session(learn=self.learn, background=False)
 
     def type(self, text: str):
         self.session.type(text)

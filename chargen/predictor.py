@@ -24,9 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 from .checkpoint import load_checkpoint, resolve_checkpoint
+from .adapt import AdaptConfig
 from .faststep import FastStepper, unpack_state
 from .hangul import compose_hangul, decompose_hangul, is_syllable
 from .keys import char_keys, text_jamo_keys
+from .learner import Learner
 from .sample import SampleConfig, generate, start_ids
 from .session import Session
 from .subword_session import SubwordSession, SubwordTables
@@ -49,6 +51,7 @@ class Predictor:
         self.words, self.blend, self.pool, self.rescore, self.cache = words, blend, pool, rescore, cache
         self.char = char       # the character model takes part in completions (False: the word side alone)
         self.composing = composing
+        self.val_loss = None   # nats per token on the model's validation text, when known (from_checkpoint)
         self.model, self.tokenizer = model.eval(), tokenizer
         self.stepper = stepper or FastStepper(model)
         c = model.config
@@ -84,9 +87,12 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path, **kwargs) -> "Predictor":
-        model, tokenizer, _ = load_checkpoint(path)
+        model, tokenizer, config = load_checkpoint(path)
         kwargs.setdefault("words", load_words(resolve_checkpoint(path)))
-        return cls(model, tokenizer, **kwargs)
+        predictor = cls(model, tokenizer, **kwargs)
+        # what the model's own kind of text costs it: a session learns text that costs more (adapt)
+        predictor.val_loss = config.get("metrics", {}).get("val_nats_per_token")
+        return predictor
 
     def unpack(self, rows: np.ndarray):
         """State rows -> the module's state."""
@@ -122,11 +128,18 @@ class Predictor:
             self._key_masks[need] = mask
         return mask
 
-    def session(self, text: str = "", composing: bool | None = None) -> Session:
+    def session(self, text: str = "", composing: bool | None = None, learn: AdaptConfig | None = None,
+                profile=None, background: bool = True) -> Session:
         """A new session (``composing``: its last Hangul character is still being composed, as with
-        an input method; default: the predictor's setting)."""
+        an input method; default: the predictor's setting). ``learn``: it learns from its typing
+        (dynamic evaluation, see chargen.learner), starting from a saved ``profile`` if given (whose
+        own settings then apply); ``background=False`` learns on the caller's thread (simulations)."""
         s = SubwordSession(self) if self.subword is not None else Session(self)
         s.composing = self.composing if composing is None else composing
+        if learn is not None or profile is not None:
+            s.learner = Learner.from_profile(self, profile, background) if profile is not None else \
+                Learner(self, learn, background=background)
+            s.stepper = s.learner.stepper = s.learner.current.stepper(self)
         if text:
             s.set_text(text)
         return s

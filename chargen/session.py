@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .adapt import forward
 from .blend import candidates
+from .learner import id_position
 from .session_words import SessionWords
 from .tokenizer import CHAR
 from .completion import Trie
@@ -42,21 +44,41 @@ class Session:
         self.remainder = ""          # typed text past the model state (subword token healing only)
         self.composing = predictor.composing   # a last Hangul character may still change (IME)
         self._trie = Trie()          # completion trie of the current word
+        self.stepper = predictor.stepper   # the trained weights', or an adapted session's own (learner)
+        self.learner = None          # a Learner when this session learns from its typing
+        self.offset = 0              # where self.text starts in the user's whole text (a typist reads its end)
         # this text's own words, and how much this session trusts each part of a completion
         self._words = SessionWords(predictor.words, predictor.word_key, char_prob=self._span_prob)
+        self._words.lexicon = lambda: self.learner.lexicon if self.learner is not None else None
 
     # ---------------------------------------------------------------- editing
     def type(self, text: str) -> "Session":
         """Append typed text: one model step per token."""
-        return self._extend(text, self.p.tokenizer.encode(text))
+        if self.learner is None:
+            return self._extend(text, self.p.tokenizer.encode(text))
+        self.learner.sync(self)
+        self._extend(text, self.p.tokenizer.encode(text))
+        self.learner.observe(self)
+        return self
 
     def backspace(self, n: int = 1) -> "Session":
         return self.set_text(self.text[:max(0, len(self.text) - n)])
 
-    def set_text(self, text: str) -> "Session":
+    def set_text(self, text: str, offset: int | None = None) -> "Session":
         """An arbitrary edit: keep the longest cached prefix, recompute only the rest. Typing on
         (the old text is a prefix of the new) and edits near the end encode only the changed tail,
-        however long the text."""
+        however long the text. ``offset``: where ``text`` starts in the user's whole text (a typist
+        reading its end); a learning session rolls back what the edit takes from learned text."""
+        if self.learner is None:
+            self.offset = self.offset if offset is None else offset
+            return self._edit(text)
+        self.learner.sync(self, text, offset)
+        self.offset = self.offset if offset is None else offset
+        self._edit(text)
+        self.learner.observe(self)
+        return self
+
+    def _edit(self, text: str) -> "Session":
         old = self.text
         same = common_prefix(old, text)
         # char and jamo ids are per character: the ids of old[:same] are the old ids less old[same:]'s
@@ -98,13 +120,13 @@ class Session:
                         max(1, min(4096, kept_from - pos))
                     chunk = bulk[at:at + take]
                     at += len(chunk)
-                    out, state = p.model(torch.tensor([chunk]), state)
+                    out, state = forward(p, self.learner and self.learner.current, torch.tensor([chunk]), state)
                     self.ids.extend(chunk)
                     self.steps += len(chunk)
                     row, logits = pack_state(state, p.cell)[0], out[0, -1].float().numpy()
                     self._states[len(self.ids)] = (row, logits)
         for i in ids:
-            out, rows = p.stepper.step_rows([i], row[None])
+            out, rows = self.stepper.step_rows([i], row[None])
             row, logits = rows[0], out[0]
             self.ids.append(i)
             self.steps += 1
@@ -126,18 +148,42 @@ class Session:
             if q % KEEP_EVERY == 0:
                 self._states.pop(q, None)
 
+    def forget(self) -> "Session":
+        """Back to the trained model at once: the adapted weights and the user's lexicon dropped, and
+        the text's states read again with the trained weights (what a fresh session of this text
+        holds). Text already typed is not learned again; typing on is, if learning is on."""
+        if self.learner is not None:
+            self.learner.forget(self.offset + len(self.text))
+        self.stepper = self.p.stepper
+        return self.reread()
+
+    def reread(self) -> "Session":
+        """Read the text again from the start with the session's current weights (a new profile,
+        Forget): its states then are what a fresh session with those weights would hold."""
+        text, self.text, self.ids = self.text, "", []
+        self._states = {0: (self.p.start_row, self.p.start_logits)}
+        self._trie = Trie()
+        self._words = SessionWords(self.p.words, self.p.word_key, char_prob=self._span_prob)
+        self._words.lexicon = lambda: self.learner.lexicon if self.learner is not None else None
+        return self._edit(text)
+
     def fork(self) -> "Session":
         """A new session holding the same text and cached states (the arrays are shared, never
         changed in place), to go on independently: typing into one never touches the other."""
         twin = type(self)(self.p)
         twin.text, twin.ids, twin.remainder, twin.composing = self.text, list(self.ids), self.remainder, self.composing
-        twin._states = dict(self._states)
-        return twin
+        twin._states, twin.stepper, twin.offset = dict(self._states), self.stepper, self.offset
+        return twin                  # (it does not learn: a learner is its own session's alone)
 
     def memory_bytes(self) -> int:
         """What the session holds in arrays: its cached states and its completion trie (each entry a
         state row and a row of V logits, float32)."""
-        return (len(self._states) + len(self._trie.nodes)) * 4 * (self.p.stepper.state_size + self.p.vocab_size)
+        own = self.learner.nbytes() if self.learner is not None else 0
+        return own + (len(self._states) + len(self._trie.nodes)) * 4 * (self.p.stepper.state_size + self.p.vocab_size)
+
+    def id_position(self, pos: int) -> int:
+        """The number of ids that encode self.text[:pos]."""
+        return id_position(self.p.tokenizer, self.text, pos)
 
     # ---------------------------------------------------------------- predictions
     @property

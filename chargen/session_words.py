@@ -31,6 +31,7 @@ class SessionWords:
         self.text, self.cache, self.weight = None, None, CACHE_WEIGHT
         self.mixture = Mixture(words.mixture if isinstance(words, NgramModel) else None)
         self.history = (None, None)      # the two words before the next one, as the n-grams count them
+        self.lexicon = lambda: None      # the user's lexicon, when the session learns (see chargen.lexicon)
 
     def update(self, text: str) -> WordCache:
         """The cache after the words of ``text`` before its current word (pushing only the new ones
@@ -58,7 +59,10 @@ class SessionWords:
         if isinstance(words, NgramModel):
             u, v = self.history
             p_char = self.char_prob(*span) if span is not None and self.char_prob is not None else None
-            self.mixture.update((p_char, words.prob(u, v, fold(w)), cache.prob(prev, w)))
+            lex, p_cache = self.lexicon(), cache.prob(prev, w)
+            if lex:                      # the cache's part is half the session's words, half the lexicon's
+                p_cache = 0.5 * p_cache + 0.5 * lex.prob(prev, w)
+            self.mixture.update((p_char, words.prob(u, v, fold(w)), p_cache))
             self.history = (v, fold(w))
         elif words is not None and prev is not None:
             # Version 1: online EM for the cache's share, how much better it predicted this word than

@@ -28,8 +28,11 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
+from .adapt import AdaptConfig
 from .faststep import use_keystroke_threads  # noqa: F401  (the serving side's one-thread rule)
+from .learner import Learner, status_line
 from .prefix import common_prefix
+from .profile import ProfileError, save_profile
 
 # The keyboard reads the last 3,000-4,000 characters of the text: a huge paste costs one pass over
 # that, not over all of it (a novel through the Korean model is minutes). The cut moves in steps of
@@ -72,15 +75,70 @@ class Typist:
     def __init__(self):
         self.model, self.session, self.lock = None, None, threading.Lock()
         self.used = time.monotonic()
+        self.kept = None             # the profile file, once the user asked to keep what was learned
+        self.note = ""               # why learning is off, or a profile was not loaded
 
-    def session_for(self, predictor, model: str, text: str):
+    def session_for(self, predictor, model: str, text: str, learn: bool | None = None, profile=None):
         """The session for ``model`` (``predictor`` is that model's), holding the end of ``text``
-        the keyboard reads. Call it holding ``lock``."""
+        the keyboard reads. ``learn``: it learns from the typing (dynamic evaluation), starting from
+        ``profile`` when that file exists (a kept profile of this browser); None leaves learning as
+        it is. Call it holding ``lock``."""
         self.used = time.monotonic()
         if model != self.model or self.session is None or self.session.p is not predictor:
             # typed with an input method: 초 may still become 최
-            self.session, self.model = predictor.session(composing=True), model
-        return self.session.set_text(text[context_start(text):])
+            self.session, self.model, self.kept, self.note = predictor.session(composing=True), model, None, ""
+            if profile is not None and os.path.exists(profile):
+                self._start_learning(AdaptConfig(), profile)
+        if learn and self.session.learner is None and not self.note:
+            self._start_learning(AdaptConfig(), None)
+        if self.session.learner is not None and learn is not None:
+            self.session.learner.enabled = learn
+        start = context_start(text)
+        return self.session.set_text(text[start:], offset=start)
+
+    def _start_learning(self, config: AdaptConfig, profile) -> None:
+        s = self.session
+        try:
+            if profile is not None:
+                s.learner = Learner.from_profile(s.p, profile)
+                s.stepper = s.learner.stepper = s.learner.current.stepper(s.p)
+                self.kept = profile
+                s.reread()           # the text's states read again with the weights it starts from
+            else:
+                s.learner = Learner(s.p, config)
+        except ProfileError as e:
+            self.note = f"Your kept profile was not loaded: {e}"
+            s.learner = Learner(s.p, config)
+        except ValueError as e:      # a subword model
+            self.note = str(e)
+
+    def status_line(self) -> str:
+        learner = self.session.learner if self.session is not None else None
+        line = status_line(learner.status() if learner is not None else None)
+        return f"{self.note} {line}".strip() if self.note and learner is not None else self.note or line
+
+    def keep(self, path) -> str:
+        """Save what this session learned to ``path`` (and again when it is dropped for being idle)."""
+        learner = self.session.learner if self.session is not None else None
+        if learner is None:
+            raise ValueError(self.note or "nothing to keep: learning is off")
+        learner.wait()
+        self.session.learner.sync(self.session)
+        save_profile(path, self.session.p, learner)
+        self.kept = path
+        return path
+
+    def forget(self) -> None:
+        """Back to the trained model at once (the kept profile is the caller's to delete)."""
+        if self.session is not None:
+            self.session.forget()
+        self.kept = None
+
+    def save_if_kept(self) -> None:
+        """A kept session dropped for being idle: what it learned since is saved too."""
+        if self.kept is not None and self.session is not None and self.session.learner is not None:
+            with self.lock:
+                self.keep(self.kept)
 
     def memory_bytes(self) -> int:
         return self.session.memory_bytes() if self.session is not None else 0

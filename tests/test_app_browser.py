@@ -300,6 +300,40 @@ def test_the_inside_tab_colours_the_text_and_another_unit_recolours_it(page):
     shot(page, "inside-tiny")
 
 
+LEARN = "The Zanzibar ship came in. The Zanzibar crew went out. " * 4
+
+
+def test_the_keyboard_learns_keeps_what_it_was_taught_and_forgets(page):
+    from playwright.sync_api import expect
+    status = page.locator("#kb_status")
+    expect(status).to_contain_text("nothing learned yet", timeout=TIMEOUT)
+    expect(page.locator("#kb_learn input")).to_be_checked()
+    box(page).click()
+    box(page).fill(LEARN)                       # a paste: its finished segments are learned in the background
+    for _ in range(60):                         # the next keystrokes take the weights the worker made ready
+        page.keyboard.type("a")
+        if "words learned" in (status.text_content() or ""):
+            break
+        time.sleep(0.2)
+    expect(status).to_contain_text("words learned", timeout=TIMEOUT)
+    expect(status).to_contain_text("bits/char")
+    shot(page, "keyboard-learning")
+    page.locator("#kb_keep").click()
+    expect(page.locator("#kb_note")).to_contain_text("Kept", timeout=TIMEOUT)
+    # another tab of this browser starts from what was kept: the user's own word is offered
+    other = page.context.new_page()
+    other.goto(page.url)
+    ready(other, "english")
+    expect(other.locator("#kb_status")).to_contain_text("words learned", timeout=TIMEOUT)
+    box(other).click()
+    other.keyboard.type("A day. The Zan")
+    assert "Zanzibar" in words(other, "A day. The Zan")
+    other.locator("#kb_forget").click()
+    expect(other.locator("#kb_note")).to_contain_text("kept profile is deleted", timeout=TIMEOUT)
+    expect(other.locator("#kb_status")).to_contain_text("nothing learned yet", timeout=TIMEOUT)
+    other.close()
+
+
 def test_two_contexts_do_not_share_state(browser, server):
     from playwright.sync_api import expect
     pages = []

@@ -14,7 +14,9 @@ INFERENCE = {"chargen.predictor", "chargen.sample", "chargen.completion", "charg
              "chargen.subword_session", "chargen.faststep", "chargen.typists", "chargen.onnxstep", "chargen.onnx_graph",
              # looking inside a trained model: it reads a checkpoint and a text, never the training code
              "chargen.activations", "chargen.features", "chargen.connectivity", "chargen.exposure", "chargen.inside",
-             "chargen.inside_html", "chargen.report", "chargen.plots"}
+             "chargen.inside_html", "chargen.report", "chargen.plots",
+             # the keyboard learning its user
+             "chargen.adapt", "chargen.learner", "chargen.lexicon", "chargen.profile", "chargen.typed_loss"}
 # imports that may sit inside a function: dependencies that are optional (not in the library's
 # own requirements), loaded only by the feature that needs them
 OPTIONAL = {"gradio_client", "playwright", "matplotlib", "onnx", "onnxruntime",

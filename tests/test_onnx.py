@@ -124,6 +124,20 @@ def test_onnx_kernel_matches_the_module(tmp_path, cell):
         torch.testing.assert_close(logits, full[:, t], atol=1e-5, rtol=1e-5)
 
 
+def test_an_adapted_view_of_an_onnx_stepper_steps_with_its_own_weights(tmp_path):
+    # onnxruntime's session holds the trained weights: a session's adapted view must not step on it
+    model, _, _ = load_checkpoint(random_checkpoint(tmp_path / "ck", "lstm", "char", AUSTEN[:5000], hidden=16))
+    stepper = FastStepper(model, kernels={"exact": "onnx", "search": "onnx"})
+    head = {"head.bias": model.head.bias.detach() + torch.linspace(-1, 1, model.config.vocab_size)}
+    view = stepper.with_params(head)
+    assert "onnx" not in set(view.kernels["exact"].values()) | set(view.kernels["search"].values())
+    ids = torch.randint(0, model.config.vocab_size, (3,))
+    base, _ = stepper.step(ids, None)
+    adapted, _ = view.step(ids, None)
+    torch.testing.assert_close(adapted, base + head["head.bias"] - model.head.bias.detach(), atol=1e-5, rtol=1e-5)
+    assert stepper.kernels["exact"][1] == "onnx"                 # the trained stepper is left as it was
+
+
 def test_onnx_kernel_can_be_turned_off(tmp_path, monkeypatch):
     model, _, _ = load_checkpoint(random_checkpoint(tmp_path / "ck", "lstm", "char", AUSTEN[:5000], hidden=16))
     monkeypatch.setenv("CHARGEN_BF16", "0")

@@ -20,6 +20,7 @@ from ..catalog import Catalog
 from ..checkpoint import CheckpointError
 from ..keys import delete_key, is_jamo, key_distribution, type_jamo, typed_jamo
 from ..sample import SampleConfig
+from ..profile import ProfileError, wipe
 from ..typists import Typist, TypistPool, keystroke_async
 from ..words import current_word
 from .render import render_panel
@@ -29,21 +30,55 @@ N_CHIPS, STREAM_EVERY = 8, 0.03          # next-character chips; seconds between
 MODEL_SAMPLE_CHARS = 300                 # the Model tab's sample
 
 
-def keyboard_view(catalog: Catalog, text: str, model: str | None, typist):
-    """Everything the Keyboard tab shows for ``text``: (panel HTML, the tab's Typist)."""
+def keyboard_view(catalog: Catalog, text: str, model: str | None, typist, learn: bool = True, browser: str = ""):
+    """Everything the Keyboard tab shows for ``text``: (panel HTML, the tab's Typist). ``learn``: the
+    "Learn from my typing" switch; ``browser``: this browser's id (its kept profile, if any, is
+    where the session starts)."""
     typist = typist or Typist()
     text = text or ""
     if not model:
         return render_panel(text, message=NO_MODEL), typist
     try:
         predictor = catalog.predictor(model)
+        profile = catalog.profile_path(model, browser) if browser else None
         with typist.lock:
-            s = typist.session_for(predictor, model, text)
+            s = typist.session_for(predictor, model, text, learn=bool(learn), profile=profile)
             words, chars = s.suggest(3), s.next_chars(N_CHIPS)
             mass, _ = key_distribution(s)
+            status = typist.status_line()
     except CheckpointError as e:
         return render_panel(text, message=str(e)), typist
-    return render_panel(text, words, chars, predictor.korean, mass), typist
+    return render_panel(text, words, chars, predictor.korean, mass, status=status), typist
+
+
+def keep_profile(catalog: Catalog, model: str | None, typist, browser: str) -> str:
+    """"Keep what I taught it": this tab's adaptation and lexicon saved as this browser's profile for
+    the model (nothing else leaves the tab's session). Returns the line to show."""
+    if not model or typist is None or typist.session is None:
+        return "Type something first: there is nothing to keep yet."
+    try:
+        path = catalog.profile_path(model, browser)
+        with typist.lock:
+            typist.keep(path)
+            st = typist.session.learner.status()
+    except (CheckpointError, ValueError, OSError) as e:
+        return f"Not kept: {e}"
+    return (f"Kept: {st['steps']:,} updates and {st['lexicon_words']:,} words, in {path.name} "
+            f"({path.stat().st_size / 1e6:.1f} MB, next to the model). It comes back when this browser opens {model}.")
+
+
+def forget_profile(catalog: Catalog, model: str | None, typist, browser: str) -> str:
+    """"Forget": the trained model again at once, and this browser's kept profile deleted."""
+    gone = False
+    try:
+        if model and browser:
+            gone = wipe(catalog.profile_path(model, browser))
+    except (CheckpointError, ProfileError) as e:
+        return f"Not forgotten: {e}"
+    if typist is not None:
+        with typist.lock:
+            typist.forget()
+    return "Forgotten: back to the trained model" + (", and the kept profile is deleted." if gone else ".")
 
 
 def press(catalog: Catalog, key: str, text: str, model: str | None, typist) -> str:
@@ -126,7 +161,7 @@ class KeyboardApi:
     def __init__(self, catalog: Catalog):
         self.catalog, self.pool = catalog, TypistPool()
 
-    def suggest_now(self, text: str, model: str, n, session: str) -> dict:
+    def suggest_now(self, text: str, model: str, n, session: str, learn=True) -> dict:
         """The answer for ``text`` (run it on the keystroke worker: see ``keystroke_async``)."""
         model = model or self.catalog.default_name()
         if not model:
@@ -140,7 +175,7 @@ class KeyboardApi:
             else:
                 sid, typist = None, self.pool.anonymous(text)
             try:
-                s = typist.session_for(predictor, model, text)
+                s = typist.session_for(predictor, model, text, learn=bool(learn) and bool(sid))
                 answer = {"model": model, "kind": "next words" if not current_word(text) else "completions",
                           "suggestions": s.suggest(n), "next_chars": [[c, p] for c, p in s.next_chars(N_CHIPS)]}
                 return {"session": sid or self.pool.offer(typist), **answer}
@@ -156,7 +191,8 @@ class KeyboardApi:
             next words after a space), the next characters and their probabilities. `session`: the id
             an earlier answer returned (or one of your own, 1-64 letters, digits, - or _): your own
             keyboard session, where a call costs only the keys typed since the last one. Without it
-            the answer is just as right, from a shared pool, and carries an id for the next call."""
+            the answer is just as right, from a shared pool, and carries an id for the next call.
+            A session with an id learns from its typing (README, "Adaptation")."""
             return await keystroke_async(self.suggest_now, text, model, n, session)
         return suggest
 
@@ -168,7 +204,7 @@ class KeyboardApi:
             if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
                 raise ValueError('send a JSON object: {"text": "...", "model": "", "n": 3, "session": ""}')
             answer = await keystroke_async(self.suggest_now, body.get("text", ""), str(body.get("model") or ""),
-                                           body.get("n", 3), str(body.get("session") or ""))
+                                           body.get("n", 3), str(body.get("session") or ""), body.get("learn", True) is not False)
             return Response(json.dumps(answer, ensure_ascii=False), media_type="application/json")
         except (ValueError, TypeError, CheckpointError, gr.Error) as e:
             message = e.message if isinstance(e, gr.Error) else str(e)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +18,8 @@ from ..sample import SampleConfig
 from ..sizing import PRESETS, preset_label
 from ..tokenizer import CHAR, DEFAULT_SUBWORD_VOCAB, KINDS
 from ..typists import keystroke
-from .handlers import NO_MODEL, KeyboardApi, keyboard_view, model_card, model_sample, press, stream_generate
+from .handlers import (NO_MODEL, KeyboardApi, forget_profile, keep_profile, keyboard_view, model_card, model_sample,
+                       press, stream_generate)
 from .inside_tab import inside_tab, wire_inside
 from .inside_view import InsideViews
 from .render import CLICK_JS, curve_frame, progress_html, render_panel, samples_text
@@ -43,7 +45,9 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
     inside = InsideViews(catalog, roots)
     names, default = catalog.names(), catalog.default_name()
     with gr.Blocks(title="chargen") as demo:
-        ui = SimpleNamespace(typist=gr.State(None, time_to_live=TAB_SESSION_SECONDS))
+        # a tab's keyboard session; dropped after an hour unused (what it learned is saved first if kept)
+        ui = SimpleNamespace(typist=gr.State(None, time_to_live=TAB_SESSION_SECONDS, delete_callback=_save_if_kept),
+                             browser=gr.BrowserState("", storage_key="chargen-browser"))
         with gr.Row(equal_height=True):
             ui.model = gr.Dropdown(names, value=default, label="Model", allow_custom_value=True, scale=4,
                                    elem_id="model_pick", info=None if names else NO_MODEL)
@@ -78,6 +82,20 @@ def _keyboard_tab(ui, default) -> None:
                            js_on_load=CLICK_JS)
         gr.HTML('<a id="ondevice_link" href="/ondevice/" target="_blank">The same keyboard computed in your browser '
                 '(ONNX, no server per keystroke) ↗</a>')
+        with gr.Row(equal_height=True):
+            ui.learn = gr.Checkbox(True, label="Learn from my typing", elem_id="kb_learn", scale=2,
+                                   info="this tab only; nothing leaves it unless you keep it")
+            ui.keep = gr.Button("Keep what I taught it", elem_id="kb_keep", scale=1)
+            ui.forget = gr.Button("Forget", variant="stop", elem_id="kb_forget", scale=1)
+        ui.kb_note = gr.Markdown("", elem_id="kb_note")
+
+
+def _save_if_kept(typist) -> None:
+    if typist is not None:
+        try:
+            typist.save_if_kept()
+        except (ValueError, OSError):        # nothing more to do for a tab that is gone
+            pass
 
 
 def _generate_tab(ui) -> None:
@@ -136,15 +154,21 @@ def _wire_keyboard(ui, catalog: Catalog) -> None:
     """Every edit (typing, Backspace, paste, IME) -> suggestions; clicks edit the text; the model
     picker drives the keyboard and the model card."""
     ui.kb_out = [ui.panel, ui.typist]
-    ui.on_text = lambda t, m, st: keystroke(keyboard_view, catalog, t, m, st)  # noqa: E731
+    ui.on_text = lambda t, m, st, learn, b: keystroke(keyboard_view, catalog, t, m, st, learn, b)  # noqa: E731
     ui.show_card = lambda m: model_card(catalog, m)  # noqa: E731
-    ui.text.change(ui.on_text, [ui.text, ui.model, ui.typist], ui.kb_out, trigger_mode="always_last",
+    ui.kb_in = [ui.text, ui.model, ui.typist, ui.learn, ui.browser]
+    ui.text.change(ui.on_text, ui.kb_in, ui.kb_out, trigger_mode="always_last",
                    show_progress="hidden", queue=False, **PRIVATE)
+    ui.learn.change(ui.on_text, ui.kb_in, ui.kb_out, show_progress="hidden", queue=False, **PRIVATE)
+    ui.keep.click(lambda m, st, b: keystroke(keep_profile, catalog, m, st, b), [ui.model, ui.typist, ui.browser],
+                  ui.kb_note, queue=False, **PRIVATE).then(ui.on_text, ui.kb_in, ui.kb_out, queue=False, **PRIVATE)
+    ui.forget.click(lambda m, st, b: keystroke(forget_profile, catalog, m, st, b), [ui.model, ui.typist, ui.browser],
+                    ui.kb_note, queue=False, **PRIVATE).then(ui.on_text, ui.kb_in, ui.kb_out, queue=False, **PRIVATE)
 
     def on_press(text, model, typist, evt: gr.EventData):
         return press(catalog, (evt._data or {}).get("key", ""), text, model, typist)
     ui.panel.click(on_press, [ui.text, ui.model, ui.typist], ui.text, show_progress="hidden", queue=False, **PRIVATE)
-    ui.model.change(ui.on_text, [ui.text, ui.model, ui.typist], ui.kb_out, show_progress="hidden", **PRIVATE) \
+    ui.model.change(ui.on_text, ui.kb_in, ui.kb_out, show_progress="hidden", **PRIVATE) \
         .then(ui.show_card, ui.model, [ui.card, ui.config], **PRIVATE) \
         .then(lambda m: model_sample(catalog, m), ui.model, ui.sample, **PRIVATE)
     ui.refresh.click(lambda m: gr.Dropdown(choices=catalog.names()), ui.model, ui.model, **PRIVATE)
@@ -191,12 +215,13 @@ def _wire_train(ui, catalog: Catalog, jobs: JobManager, max_steps: int) -> None:
 
 def _wire_page_load(demo, ui, catalog: Catalog, jobs: JobManager) -> None:
     """A page load: fresh model list, the current model's views, and a running job's progress."""
-    def load(m):
+    def load(m, browser):
         current = catalog.names()
         m = m if m in current else catalog.default_name()
-        return gr.Dropdown(choices=current, value=m), gr.Timer(active=jobs.busy())
-    demo.load(load, ui.model, [ui.model, ui.timer], **PRIVATE) \
-        .then(ui.on_text, [ui.text, ui.model, ui.typist], ui.kb_out, show_progress="hidden", **PRIVATE) \
+        # this browser's id (kept in its local storage): its kept profiles are filed under it
+        return gr.Dropdown(choices=current, value=m), gr.Timer(active=jobs.busy()), browser or secrets.token_urlsafe(16)
+    demo.load(load, [ui.model, ui.browser], [ui.model, ui.timer, ui.browser], **PRIVATE) \
+        .then(ui.on_text, ui.kb_in, ui.kb_out, show_progress="hidden", **PRIVATE) \
         .then(ui.show_card, ui.model, [ui.card, ui.config], **PRIVATE) \
         .then(lambda m: model_sample(catalog, m), ui.model, ui.sample, **PRIVATE) \
         .then(ui.poll, None, ui.poll_out, **PRIVATE)

@@ -69,10 +69,13 @@ def render_chart(chars: list) -> str:
                 f'<span class="val">{100 * p:.1f}%</span>', f"{100 * p:.2f}%") for c, p in chars) + "</div>"
 
 
-def render_panel(text: str, words=(), chars=(), korean: bool = False, mass=None, message: str = "") -> str:
+def render_panel(text: str, words=(), chars=(), korean: bool = False, mass=None, message: str = "",
+                 status: str = "") -> str:
     """The whole Keyboard panel as one HTML block: one output per keystroke (each extra output
-    component costs the browser a status tracker and a render pass, which 8 sessions feel)."""
+    component costs the browser a status tracker and a render pass, which 8 sessions feel).
+    ``status``: the one line about what the keyboard has learned from its user."""
     return ('<div class="kb-panel">' + render_suggestions(text, list(words), message)
+            + (f'<div class="adapt-status" id="kb_status">{html.escape(status)}</div>' if status else "")
             + render_chips(list(chars)) + '<div class="kb-lower">' + render_keyboard(korean, mass or {})
             + '<div class="pchart-box"><div class="cap">next character</div>' + render_chart(list(chars))
             + "</div></div></div>")
@@ -110,6 +113,7 @@ CSS = """
 .sugg-bar .kind { font-size: 0.8em; opacity: 0.6; width: 6.5em; }
 .sugg { flex: 1; padding: 8px; border-radius: 8px; font-size: 1.05em; cursor: pointer;
   background: var(--button-secondary-background-fill); border: 1px solid var(--border-color-primary); }
+.adapt-status { font-size: 0.85em; opacity: 0.75; }
 .chips { display: flex; flex-wrap: wrap; gap: 6px; }
 .chip { padding: 4px 10px; border-radius: 999px; cursor: pointer; border: 1px solid var(--border-color-primary);
   background: var(--background-fill-secondary); font-family: var(--font-mono); }
