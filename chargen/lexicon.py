@@ -14,7 +14,7 @@ import heapq
 from collections import Counter, defaultdict
 
 from .prefix import prefix_range
-from .wordstats import discounted, word_prob
+from .wordstats import discounted, joint_candidates, word_prob
 
 MAX_WORDS = 20_000       # distinct words kept (about 400 KB); past it the rarest tenth goes
 MAX_PAIRS = 50_000       # word pairs kept
@@ -86,11 +86,7 @@ class Lexicon:
 
     def joint(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """The ``limit`` likeliest words extending ``prefix``, with P(word | prev) of the whole word."""
-        lo, hi = prefix_range(self.sorted_words, prefix)
-        pool = heapq.nlargest(4 * limit, (w for w in self.sorted_words[lo:hi] if w != prefix), key=self.unigrams.__getitem__)
-        follow = self.bigrams.get(prev, {}) if prev else {}
-        cands = set(pool) | {w for w in follow if w.startswith(prefix) and w != prefix}
-        return dict(heapq.nsmallest(limit, ((w, self.prob(prev, w)) for w in cands), key=lambda kv: (-kv[1], kv[0])))
+        return joint_candidates(self, prev, prefix, limit)
 
     def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """P(word | prev, word extends prefix), renormalised over the prefix (as WordCache.probs)."""

@@ -200,11 +200,7 @@ class WordCache:
     def joint(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """The ``limit`` likeliest cached words extending ``prefix`` with P(word | prev), the whole
         word's probability (not renormalised over the prefix): a part of the keyboard's mixture."""
-        lo, hi = prefix_range(self.sorted_words, prefix)
-        pool = heapq.nlargest(4 * limit, (w for w in self.sorted_words[lo:hi] if w != prefix), key=self.unigrams.__getitem__)
-        follow = self.bigrams.get(prev, {}) if prev else {}
-        cands = set(pool) | {w for w in follow if w.startswith(prefix) and w != prefix}
-        return dict(heapq.nsmallest(limit, ((w, self.prob(prev, w)) for w in cands), key=lambda kv: (-kv[1], kv[0])))
+        return joint_candidates(self, prev, prefix, limit)
 
     def probs(self, prev: str | None, prefix: str, limit: int = 20) -> dict[str, float]:
         """Same estimate as :meth:`WordModel.probs`, over the cached words."""
@@ -217,3 +213,14 @@ class WordCache:
             pool = heapq.nlargest(4 * limit, pool, key=self.unigrams.__getitem__)
         follow = self.bigrams.get(prev, {}) if prev else {}
         return discounted(self.unigrams, total, pool, follow, prefix, limit)
+
+
+def joint_candidates(counts, prev: str | None, prefix: str, limit: int) -> dict[str, float]:
+    """The ``limit`` likeliest words of ``counts`` (a WordCache or a user's Lexicon: ``sorted_words``,
+    ``unigrams``, ``bigrams``, ``prob``) extending ``prefix``, with P(word | prev) of the whole word:
+    the most frequent of them and the followers of ``prev``, scored."""
+    lo, hi = prefix_range(counts.sorted_words, prefix)
+    pool = heapq.nlargest(4 * limit, (w for w in counts.sorted_words[lo:hi] if w != prefix), key=counts.unigrams.__getitem__)
+    follow = counts.bigrams.get(prev, {}) if prev else {}
+    cands = set(pool) | {w for w in follow if w.startswith(prefix) and w != prefix}
+    return dict(heapq.nsmallest(limit, ((w, counts.prob(prev, w)) for w in cands), key=lambda kv: (-kv[1], kv[0])))
