@@ -44,7 +44,9 @@ class _Graph:
         return outs[0] if n_out == 1 else outs
 
     def split(self, x: str, sizes: list[int]) -> list[str]:
-        return self.op("Split", [x, self.const(f"split_{self._n}", np.array(sizes, np.int64))], len(sizes), axis=1)
+        """x cut along axis 1 into ``sizes``: always a list of names (one piece too: a 1-layer GRU's state)."""
+        out = self.op("Split", [x, self.const(f"split_{self._n}", np.array(sizes, np.int64))], len(sizes), axis=1)
+        return [out] if isinstance(out, str) else out
 
 
 def _cell(g: _Graph, cell: str, pre: str, h: str, c: str | None, hidden: int) -> tuple[str, str | None]:
