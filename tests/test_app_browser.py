@@ -216,7 +216,7 @@ def test_generation_streams_and_stops(page):
 
     page.get_by_label("Length").first.fill("10000")
     page.get_by_label("Seed").fill("4")
-    page.evaluate(sampler, 4010)
+    page.evaluate(sampler, 1010)             # early: 9,000 characters of margin for the click on a busy host
     page.locator("#gen_btn").click()
     page.wait_for_function("window.__stoppedAt !== undefined", timeout=TIMEOUT)
     out = page.locator("#gen_out textarea")
@@ -229,7 +229,7 @@ def test_generation_streams_and_stops(page):
         stopped = now
     page.wait_for_timeout(500)
     assert out.input_value() == stopped                                        # nothing after Stop
-    assert 4010 <= len(stopped) < len("First") + 10000, len(stopped)           # Stop ended it early
+    assert 1010 <= len(stopped) < len("First") + 10000, len(stopped)           # Stop ended it early
 
 
 def test_training_from_an_upload_and_a_bad_upload(page, tmp_path):
