@@ -39,7 +39,7 @@ def _with_lexicon(s, cache, how: str, prev, key: str, limit: int) -> dict:
     """The session cache's word probabilities (``how``: "joint" or "probs"), half and half with the
     user's lexicon when the session learns and the lexicon holds words (see chargen.lexicon)."""
     got = getattr(cache, how)(prev, key, limit)
-    lex = s.learner.lexicon if s.learner is not None else None
+    lex = s._words.lexicon()
     if not lex:
         return got
     more = getattr(lex, how)(prev, key, limit)

@@ -48,8 +48,7 @@ class Session:
         self.learner = None          # a Learner when this session learns from its typing
         self.offset = 0              # where self.text starts in the user's whole text (a typist reads its end)
         # this text's own words, and how much this session trusts each part of a completion
-        self._words = SessionWords(predictor.words, predictor.word_key, char_prob=self._span_prob)
-        self._words.lexicon = lambda: self.learner.lexicon if self.learner is not None else None
+        self._words = self._new_words()
 
     # ---------------------------------------------------------------- editing
     def type(self, text: str) -> "Session":
@@ -163,9 +162,14 @@ class Session:
         text, self.text, self.ids = self.text, "", []
         self._states = {0: (self.p.start_row, self.p.start_logits)}
         self._trie = Trie()
-        self._words = SessionWords(self.p.words, self.p.word_key, char_prob=self._span_prob)
-        self._words.lexicon = lambda: self.learner.lexicon if self.learner is not None else None
+        self._words = self._new_words()
         return self._edit(text)
+
+    def _new_words(self) -> SessionWords:
+        """This text's own words, with the user's lexicon when the session learns."""
+        words = SessionWords(self.p.words, self.p.word_key, char_prob=self._span_prob)
+        words.lexicon = lambda: self.learner.lexicon if self.learner is not None else None
+        return words
 
     def fork(self) -> "Session":
         """A new session holding the same text and cached states (the arrays are shared, never
