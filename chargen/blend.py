@@ -52,13 +52,27 @@ def _fits(probs: dict, typed_keys: tuple) -> dict:
 
 
 def cased(word: str, typed: str, starts_sentence: bool) -> str:
-    """A word as the user would have it: capitalised after a typed capital or at a sentence start
-    (The for "th" typed as "Th"), all capitals after two or more typed capitals; a name keeps its own."""
+    """A word as the user would have it: the letters typed stay as typed (al -> alphabet, though the
+    statistics saw Alphabet or ALPHABET more); capitalised after a typed capital or at a sentence start
+    (The for "th" typed as "Th"), all capitals after two or more typed capitals; with nothing typed
+    yet, a name keeps its own spelling."""
     if typed[:1].isupper() or (not typed and starts_sentence):
         word = word[:1].upper() + word[1:]
     if len(typed) > 1 and typed.isupper():
         word = word.upper()
+    elif typed[:1].islower() and word[:len(typed)].lower() == typed.lower():
+        rest = word[len(typed):]
+        word = typed + (rest.lower() if word.isupper() else rest)
     return word
+
+
+def _shown_sum(pairs) -> dict:
+    """(word as shown, probability) pairs summed by the shown word: spellings that show alike are one
+    suggestion (Alphabet and alphabet, after "al")."""
+    out: dict = {}
+    for w, q in pairs:
+        out[w] = out.get(w, 0.0) + q
+    return out
 
 
 def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
@@ -81,11 +95,11 @@ def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
 
     def shown(w: str) -> str:
         return cased(p.shown(w), word, starts)
-    ngram_p = _fits({shown(p.words.spelled(k)): q for k, q in p.words.candidates(u, v, fold(key), limit).items()},
+    ngram_p = _fits(_shown_sum((shown(p.words.spelled(k)), q) for k, q in p.words.candidates(u, v, fold(key), limit).items()),
                     typed_keys)
     before = previous_word(s.text)
     prev = p.word_key(before) if before else None
-    cache_p = _fits({shown(w): q for w, q in _with_lexicon(s, cache, "joint", prev, key, limit).items()},
+    cache_p = _fits(_shown_sum((shown(w), q) for w, q in _with_lexicon(s, cache, "joint", prev, key, limit).items()),
                     typed_keys) if p.cache else {}
     word_side = {w: weights[1] * ngram_p.get(w, 0.0) + weights[2] * cache_p.get(w, 0.0) for w in set(ngram_p) | set(cache_p)}
     char_p, typed_p = {}, 0.0

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from chargen.blend import cased
 from chargen.heldout import word_rows
 from chargen.mixture import Mixture, estimate
 from chargen.model import CharLM, ModelConfig
@@ -75,7 +76,8 @@ def test_word_side_completions_are_cased_as_a_keyboard_user_expects():
     assert "The" in [w for w, _ in p.session("He sat. Th").complete_word(3)]     # a capital typed
     assert "the" in [w for w, _ in p.session("He sat on th").complete_word(3)]
     assert all(w[0].isupper() for w, _ in p.session("He sat. ").complete_word(3))  # a sentence starts
-    assert "Then" in [w for w, _ in p.session("and th").complete_word(5)]    # a word usually written so
+    assert "then" in [w for w, _ in p.session("and th").complete_word(5)]    # the letters typed stay as typed
+    assert "Then" not in [w for w, _ in p.session("and th").complete_word(5)]
     assert "cat" in [w for w, _ in p.session("The ").next_words(3)]         # the word side ranks next words
 
 
@@ -131,3 +133,16 @@ def test_training_ships_n_grams_without_the_held_out_tail_and_weights_estimated_
     assert isinstance(words, NgramModel) and "quokka" not in words.unigrams and "cat" in words.unigrams
     assert len(words.mixture) == 3 and sum(words.mixture) == pytest.approx(1.0)
     assert Predictor.from_checkpoint(tmp_path / "run").session("The cat sat on the m").suggest(3)
+
+
+def test_the_letters_typed_stay_as_typed_and_spellings_that_show_alike_are_one_suggestion():
+
+    assert cased("Alphabet", "al", False) == "alphabet" and cased("ALPHABET", "alph", False) == "alphabet"
+    assert cased("Emma", "", False) == "Emma" and cased("emma", "Em", False) == "Emma"
+    assert cased("BIANCA", "B", False) == "BIANCA" and cased("the", "TH", False) == "THE"
+    assert cased("최고", "초", False) == "최고"                    # no case in Hangul: nothing to keep
+    # the session saw "Alphabet" (a heading) and "alphabet": after "al" one suggestion, their sum
+    p = _predictor(words=NgramModel.fit([STORY]), char=False)
+    s = p.session("Alphabet. The alphabet and the alphabet. An al")
+    got = dict(s.complete_word(3))
+    assert "alphabet" in got and "Alphabet" not in got and got["alphabet"] == max(got.values())

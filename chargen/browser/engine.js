@@ -82,6 +82,11 @@
     return f32(Math.log(sum));
   }
   const byScore = (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  function shownSum(pairs) {                       // blend._shown_sum: spellings that show alike are one
+    const out = new Map();
+    for (const [w, q] of pairs) out.set(w, (out.get(w) ?? 0) + q);
+    return out;
+  }
 
   class Engine {
     constructor(ort, session, manifest) {
@@ -204,9 +209,9 @@
       const key = e.wordKey(word), [pu, pv] = W.previousWords(this.text, 2);
       const [u, v] = [pu, pv].map((w) => (w === null ? null : W.fold(e.wordKey(w))));
       const starts = W.sentenceStart(this.text), shown = (w) => W.cased(e.shown(w), word, starts);
-      const ngramP = new Map(e.words.candidates(u, v, W.fold(key), e.pool).map(([k, q]) => [shown(e.words.spelled(k)), q]));
+      const ngramP = shownSum(e.words.candidates(u, v, W.fold(key), e.pool).map(([k, q]) => [shown(e.words.spelled(k)), q]));
       const before = W.previousWord(this.text);
-      const cacheP = new Map(e.useCache ? cache.joint(before === null ? null : e.wordKey(before), key, e.pool).map(([w, q]) => [shown(w), q]) : []);
+      const cacheP = shownSum(e.useCache ? cache.joint(before === null ? null : e.wordKey(before), key, e.pool).map(([w, q]) => [shown(w), q]) : []);
       const wordSide = new Map();
       for (const w of new Set([...ngramP.keys(), ...cacheP.keys()])) wordSide.set(w, weights[1] * (ngramP.get(w) ?? 0) + weights[2] * (cacheP.get(w) ?? 0));
       const forced = Array.from(wordSide).sort(byScore).slice(0, e.rescore).map(([w]) => w);

@@ -55,13 +55,21 @@
     return out;
   }
   const isUpper = (s) => s !== s.toLowerCase() && s === s.toUpperCase();   // str.isupper()
-  function cased(word, typed, startsSentence) {  // blend.cased: The for "Th", THE for "TH"
+  const isLower = (s) => s !== s.toUpperCase() && s === s.toLowerCase();   // str.islower()
+  function cased(word, typed, startsSentence) {  // blend.cased: The for "Th", THE for "TH", typed letters kept
     const t = Array.from(typed);
     if ((t.length && isUpper(t[0])) || (!t.length && startsSentence)) {
       const w = Array.from(word);
       word = w.length ? w[0].toUpperCase() + w.slice(1).join("") : word;
     }
     if (t.length > 1 && isUpper(typed)) word = word.toUpperCase();
+    else if (t.length && isLower(t[0])) {          // the letters typed stay as typed: al -> alphabet
+      const w = Array.from(word);
+      if (w.slice(0, t.length).join("").toLowerCase() === typed.toLowerCase()) {
+        const rest = w.slice(t.length).join("");
+        word = typed + (isUpper(word) ? rest.toLowerCase() : rest);
+      }
+    }
     return word;
   }
   const fold = (w) => w.toLowerCase();
