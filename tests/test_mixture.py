@@ -20,12 +20,17 @@ STORY = ("The cat sat on the mat. The dog sat on the log. A cat and a dog sat on
 
 
 def test_kneser_ney_sums_to_one_over_the_vocabulary():
-    for min_count in (1, 2):                      # unpruned, and pruned as shipped
-        ngram = NgramModel.fit([STORY], min_count=min_count)
+    pruned = dict(min_count=2), dict(max_bigrams=6, max_trigrams=5)       # a floor on counts, a cap in entries
+    for how in ({}, *pruned):                                                # as shipped (nothing to cap here), pruned
+        ngram = NgramModel.fit([STORY], **how)
         vocab = list(ngram.unigrams)
         for context in [(None, None), (None, "the"), ("on", "the"), ("sat", "on"), ("zebra", "the"), ("cat", "qq")]:
             total = sum(ngram.prob(*context, w) for w in vocab)
-            assert total == pytest.approx(1.0, abs=1e-9), (min_count, context)
+            assert total == pytest.approx(1.0, abs=1e-9), (how, context)
+    capped = NgramModel.fit([STORY], max_bigrams=6, max_trigrams=5)
+    assert sum(map(len, capped.bigrams.values())) == 6 and sum(map(len, capped.trigrams.values())) == 5
+    assert capped.bigrams["the"]["mat"] == 18 and capped.trigrams["sat\ton"]["the"] == 18   # the most frequent kept
+    assert all(set(capped.cont2[v]) <= set(capped.bigrams[v]) for v in capped.cont2)      # pruned as the bigrams are
     assert ngram.prob("on", "the", "mat") > ngram.prob("on", "the", "dog") > 0      # the trigram knows
     assert set(ngram.candidates("on", "the", "m", 3)) == {"mat"}
     assert ngram.spelled("the") == "the" and ngram.spelled("then") == "Then"
