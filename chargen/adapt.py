@@ -163,8 +163,10 @@ def learn(predictor, adapted: Adapted, start_row: np.ndarray, ids: list[int], sk
         loss = F.cross_entropy(logits[skip:], targets, reduction="sum")
         grads = torch.autograd.grad(loss / max(len(targets), 1), list(params.values()), allow_unused=True)
     per_token = float(loss.detach()) / max(len(targets), 1)
-    running = per_token if adapted.steps == 0 else LOSS_EMA * adapted.loss + (1 - LOSS_EMA) * per_token
-    lr = step_size(predictor.model, c) * surprise_gate(running, getattr(predictor, "val_loss", None))
+    val_loss = getattr(predictor, "val_loss", None)
+    before = adapted.loss if adapted.steps else (val_loss or per_token)   # the average starts at the model's own
+    running = LOSS_EMA * before + (1 - LOSS_EMA) * per_token
+    lr = step_size(predictor.model, c) * surprise_gate(running, val_loss)
     steps = adapted.steps + 1
     correction = 1 - MS_DECAY ** steps
     new_params, new_ms = {}, {}

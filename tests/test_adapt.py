@@ -263,3 +263,19 @@ def test_the_surprise_gate_learns_text_unlike_the_models_own_and_leaves_its_own_
     finally:
         pred.val_loss = None
     assert same["val_bpc"] == pytest.approx(static["val_bpc"], abs=0.02) and same["adapt_steps"] > 0
+
+
+def test_the_gates_running_loss_starts_at_the_models_validation_loss(pred):
+    # the start of a text (no context yet) costs more than the model's average: on its own text that
+    # first segment must not open the gate (it did, when the running loss started at the first segment's)
+    from chargen.adapt import Adapted, learn
+    ids = pred.tokenizer.encode("the quick brown fox jumps over the lazy dog. ")
+    first = Adapted.start(pred, FAST)
+    _, nats = learn(pred, first, pred.start_row, ids)
+    try:
+        pred.val_loss = 0.8 * nats / len(ids)               # the first segment costs 25% more than the model's average
+        after, _ = learn(pred, first, pred.start_row, ids)
+    finally:
+        pred.val_loss = None
+    assert after.loss == pytest.approx(0.97 * 0.8 * nats / len(ids) + 0.03 * nats / len(ids))
+    assert all(torch.equal(after.params[n], first.params[n]) for n in first.params)   # no step taken
