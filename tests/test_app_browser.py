@@ -198,13 +198,15 @@ def test_generation_streams_and_stops(page):
     page.get_by_label("Length").first.fill("10000")
     page.get_by_label("Seed").fill("3")
     # Sample the output box every 2 ms; with stop_at, click Stop as soon as that much of the new
-    # text has arrived (armed once the box holds less: the old text is still there at first). A
-    # person would be slower than a tiny model that writes 10,000 characters in a fraction of a second.
+    # text has arrived (armed once the box holds the new text: shorter than that, or no longer the old
+    # text's start, as when a busy host delivers the first thousand characters at once). A person
+    # would be slower than a tiny model that writes 10,000 characters in a fraction of a second.
     sampler = """(stopAt) => { clearInterval(window.__sampler); window.__lens = []; delete window.__stoppedAt;
         const out = document.querySelector('#gen_out textarea'); let armed = false;
+        const old = out.value.slice(0, 300);
         window.__sampler = setInterval(() => { const n = out.value.length;
           if (window.__lens[window.__lens.length - 1] !== n) window.__lens.push(n);
-          armed = armed || n < stopAt;
+          armed = armed || n < stopAt || out.value.slice(0, 300) !== old;
           if (stopAt && armed && n >= stopAt) { window.__stoppedAt = n; document.querySelector('#gen_stop').click();
                                                 stopAt = 0; } }, 2); }"""
     page.evaluate(sampler, 0)
