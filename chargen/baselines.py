@@ -15,7 +15,7 @@ import heapq
 from collections import Counter, defaultdict
 
 from .prefix import prefix_range
-from .session_words import CACHE_PRIOR, CACHE_WEIGHT, CACHE_WORDS
+from .session_words import CACHE_WEIGHT, CACHE_WORDS, cache_share
 from .wordstats import WordCache, WordModel
 from .words import current_word, previous_word, words_of
 
@@ -106,7 +106,7 @@ class CachedBigramCompleter:
         ranked = self.words.probs(before, prefix, limit=4 * n)
         held = len(self.cache.words)
         if held:
-            mix = CACHE_WEIGHT * held / (held + CACHE_PRIOR)
+            mix = cache_share(CACHE_WEIGHT, held)
             cached = self.cache.probs(before, prefix, limit=4 * n)
             ranked = {w: (1 - mix) * ranked.get(w, 0.0) + mix * cached.get(w, 0.0) for w in set(ranked) | set(cached)}
         return [w for w, _ in sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]

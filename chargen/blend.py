@@ -15,8 +15,9 @@ from __future__ import annotations
 from .completion import beam_search
 from .hangul import is_hangul
 from .keys import char_keys, text_jamo_keys, word_keys
+from .lexicon import SHARE as LEXICON_SHARE
 from .ngram import NgramModel, fold
-from .session_words import CACHE_PRIOR
+from .session_words import cache_share
 from .words import previous_word, previous_words, sentence_start
 
 
@@ -43,7 +44,7 @@ def _with_lexicon(s, cache, how: str, prev, key: str, limit: int) -> dict:
     if not lex:
         return got
     more = getattr(lex, how)(prev, key, limit)
-    return {w: 0.5 * got.get(w, 0.0) + 0.5 * more.get(w, 0.0) for w in set(got) | set(more)}
+    return {w: (1 - LEXICON_SHARE) * got.get(w, 0.0) + LEXICON_SHARE * more.get(w, 0.0) for w in set(got) | set(more)}
 
 
 def _fits(probs: dict, typed_keys: tuple) -> dict:
@@ -146,8 +147,7 @@ def _blend(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
     cache = s._words.update(s.text) if p.cache else None
     cache_p = fits(shown(_with_lexicon(s, cache, "probs", prev, key, p.pool * widen))) if cache is not None else {}
     if cache_p:         # words of this very text: names and rare words recur
-        n_cached = len(cache.words)                  # a cache of a few words knows little yet
-        mix = s._words.weight * n_cached / (n_cached + CACHE_PRIOR) if word_p else 1.0
+        mix = cache_share(s._words.weight, len(cache.words)) if word_p else 1.0
         word_p = {w: (1 - mix) * word_p.get(w, 0.0) + mix * cache_p.get(w, 0.0) for w in set(word_p) | set(cache_p)}
     # the likeliest word-statistics candidates are scored exactly by the character model, in the
     # same batched steps as the beam search; the rest count only if the beam finds them too

@@ -18,7 +18,6 @@ from .hangul import decompose_hangul, is_korean_text
 from .keys import jamo_keys
 from .keystrokes import ComposedTyping, JamoTyping, ModelEngine, keystroke_savings
 from .predictor import Predictor
-from .profile import save_profile
 from .typed_loss import typed_loss
 from .words import current_word
 
@@ -143,9 +142,7 @@ def cmd_suggest(args) -> int:
     else:
         _interactive(session, args.n)
     if args.keep:
-        session.learner.wait()
-        session.learner.sync(session)
-        path = save_profile(args.profile, predictor, session.learner)
+        path = session.learner.save(session, args.profile)
         st = session.learner.status()
         print(f"kept: {path} ({st['steps']:,} updates, {st['lexicon_words']:,} words in your lexicon)", file=sys.stderr)
     return 0

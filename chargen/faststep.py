@@ -173,9 +173,7 @@ class FastStepper:
             view._kernel_table()
         bf16 = "bf16" in view.kernels["search"].values()   # a bfloat16 copy only where a search step uses it
         w = lambda name: params[name].detach().float() if name in params else self._param(name)  # noqa: E731
-        touched = {self.num_layers if n.startswith("head.") else 0 if n.startswith("embedding.")
-                   else int(n.rsplit("_l", 1)[1]) for n in params}
-        for layer in sorted(touched):
+        for layer in sorted(self.layers_of(params)):
             if layer == self.num_layers:
                 m, bias = w("head.weight").T.contiguous(), w("head.bias").numpy()
             else:
@@ -185,6 +183,12 @@ class FastStepper:
             if "bf16" in view._mats:
                 view._mats["bf16"][layer] = m.to(torch.bfloat16) if bf16 else None
         return view
+
+    def layers_of(self, names) -> set[int]:
+        """The packed layers parameters ``names`` feed: the embedding layer 0's table, rnn.*_l{k}
+        layer k, the head layer num_layers."""
+        return {self.num_layers if n.startswith("head.") else 0 if n.startswith("embedding.")
+                else int(n.rsplit("_l", 1)[1]) for n in names}
 
     def packed_bytes(self, layers=None) -> int:
         """Bytes of the packed arrays of ``layers`` (all: None; the head is layer num_layers)."""

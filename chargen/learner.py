@@ -30,7 +30,7 @@ from .adapt import AdaptConfig, Adapted, learn, loss_of
 from .lexicon import Lexicon
 from .ngram import fold
 from .prefix import common_prefix
-from .profile import load_profile
+from .profile import load_profile, save_profile
 from .tokenizer import CHAR, CHAR_KINDS
 from .words import is_word_char, previous_word, word_spans
 
@@ -231,15 +231,20 @@ class Learner:
         with self._lock:
             self._reset(learned_end)
 
+    def save(self, session, path):
+        """What ``session`` (this learner's) has learned, the step in flight included, saved as a
+        profile at ``path`` (see chargen.profile). Returns the path."""
+        self.wait()
+        self.sync(session)
+        return save_profile(path, self.p, self)
+
     def nbytes(self) -> int:
         """Memory this learner holds of its own: adapted weights, their snapshots, the packed layers
         of its stepper, the lexicon (the trained model's tensors are shared, not counted)."""
         kept = {id(a): a for a in [self.current] + [s.before for s in self.history] if a.steps}
         packed = 0
         if self.current.steps and self.stepper is not None:
-            layers = {self.p.stepper.num_layers if n.startswith("head.") else 0 if n.startswith("embedding.")
-                      else int(n.rsplit("_l", 1)[1]) for n in self.current.params}
-            packed = self.stepper.packed_bytes(layers)
+            packed = self.stepper.packed_bytes(self.p.stepper.layers_of(self.current.params))
         return sum(a.nbytes() for a in kept.values()) + packed + self.lexicon.nbytes()
 
     def status(self) -> dict:

@@ -18,6 +18,7 @@ from .wordstats import discounted, joint_candidates, word_prob
 
 MAX_WORDS = 20_000       # distinct words kept (about 400 KB); past it the rarest tenth goes
 MAX_PAIRS = 50_000       # word pairs kept
+SHARE = 0.5              # a learning session's own-words part: half its word cache, half this lexicon
 
 
 class Lexicon:

@@ -137,9 +137,8 @@ class Predictor:
         s = SubwordSession(self) if self.subword is not None else Session(self)
         s.composing = self.composing if composing is None else composing
         if learn is not None or profile is not None:
-            s.learner = Learner.from_profile(self, profile, background) if profile is not None else \
-                Learner(self, learn, background=background)
-            s.stepper = s.learner.stepper = s.learner.current.stepper(self)
+            s.attach(Learner.from_profile(self, profile, background) if profile is not None else
+                     Learner(self, learn, background=background))
         if text:
             s.set_text(text)
         return s

@@ -165,6 +165,12 @@ class Session:
         self._words = self._new_words()
         return self._edit(text)
 
+    def attach(self, learner) -> "Session":
+        """Learn from this session's typing with ``learner``, stepping with the weights it starts from."""
+        self.learner = learner
+        self.stepper = learner.stepper = learner.current.stepper(self.p)
+        return self
+
     def _new_words(self) -> SessionWords:
         """This text's own words, with the user's lexicon when the session learns."""
         words = SessionWords(self.p.words, self.p.word_key, char_prob=self._span_prob)

@@ -11,6 +11,7 @@ checkpoints, only the cache's share of the word statistics adapts, as before. Us
 """
 from __future__ import annotations
 
+from .lexicon import SHARE as LEXICON_SHARE
 from .mixture import Mixture
 from .ngram import NgramModel, fold
 from .wordstats import WordCache
@@ -21,6 +22,12 @@ CACHE_WEIGHT = 0.5     # version-1 statistics: the cache's starting share of the
 CACHE_RATE = 0.02      # how fast that share follows the words typed (about the last 50 words),
 CACHE_PRIOR = 20       # and it counts fully only once the cache holds well over this many words
 RECENT_CHARS = 200     # a rebuild asks the character model about the words in these last characters
+
+
+def cache_share(weight: float, cached: int) -> float:
+    """Version-1 statistics: the cache's share of the word side, ``weight`` once the cache holds well
+    over CACHE_PRIOR words, less while it holds ``cached`` (a cache of a few words knows little yet)."""
+    return weight * cached / (cached + CACHE_PRIOR)
 
 
 class SessionWords:
@@ -60,8 +67,8 @@ class SessionWords:
             u, v = self.history
             p_char = self.char_prob(*span) if span is not None and self.char_prob is not None else None
             lex, p_cache = self.lexicon(), cache.prob(prev, w)
-            if lex:                      # the cache's part is half the session's words, half the lexicon's
-                p_cache = 0.5 * p_cache + 0.5 * lex.prob(prev, w)
+            if lex:                      # the cache's part: the session's words and the lexicon's (blend)
+                p_cache = (1 - LEXICON_SHARE) * p_cache + LEXICON_SHARE * lex.prob(prev, w)
             self.mixture.update((p_char, words.prob(u, v, fold(w)), p_cache))
             self.history = (v, fold(w))
         elif words is not None and prev is not None:

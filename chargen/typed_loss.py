@@ -8,7 +8,6 @@ keyboard does it: a segment is learned once the text is a word past it (see char
 """
 from __future__ import annotations
 
-import numpy as np
 from tqdm import tqdm
 
 from .adapt import AdaptConfig
@@ -27,8 +26,7 @@ def typed_loss(predictor, text: str, learn: AdaptConfig | None = None, profile=N
         n0 = len(s.ids)
         s.type(c)
         for j in range(n0, len(s.ids)):      # a jamo model's syllable is 2-3 tokens
-            z = s._states[j][1] - s._states[j][1].max()
-            nats -= float(z[s.ids[j]] - np.log(np.exp(z).sum()))
+            nats -= float(s._token_logp(j)[s.ids[j]])
         bar.update(1)
     bar.close()
     report = loss_report(nats, len(s.ids), len(text), prefix)

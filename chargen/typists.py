@@ -32,7 +32,7 @@ from .adapt import AdaptConfig
 from .faststep import use_keystroke_threads  # noqa: F401  (the serving side's one-thread rule)
 from .learner import Learner, status_line
 from .prefix import common_prefix
-from .profile import ProfileError, save_profile
+from .profile import ProfileError
 
 # The keyboard reads the last 3,000-4,000 characters of the text: a huge paste costs one pass over
 # that, not over all of it (a novel through the Korean model is minutes). The cut moves in steps of
@@ -100,8 +100,7 @@ class Typist:
         s = self.session
         try:
             if profile is not None:
-                s.learner = Learner.from_profile(s.p, profile)
-                s.stepper = s.learner.stepper = s.learner.current.stepper(s.p)
+                s.attach(Learner.from_profile(s.p, profile))
                 self.kept = profile
                 s.reread()           # the text's states read again with the weights it starts from
             else:
@@ -122,9 +121,7 @@ class Typist:
         learner = self.session.learner if self.session is not None else None
         if learner is None:
             raise ValueError(self.note or "nothing to keep: learning is off")
-        learner.wait()
-        self.session.learner.sync(self.session)
-        save_profile(path, self.session.p, learner)
+        learner.save(self.session, path)
         self.kept = path
         return path
 
