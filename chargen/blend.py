@@ -21,10 +21,16 @@ from .session_words import cache_share
 from .words import previous_word, previous_words, sentence_start
 
 
-def candidates(s, word: str, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
+def candidates(s, word: str, n: int, min_keys: int = 1, absolute: bool = False) -> list[tuple[str, float]]:
     """Completions of ``word`` in session ``s``, most probable first: the search goes on until it has
-    the n most probable of those that add at least ``min_keys`` keys."""
+    the n most probable of those that add at least ``min_keys`` keys. ``absolute``: probabilities of
+    the whole word in its context (the typed prefix included), not relative to the candidates."""
     word_ids = s._word_ids(word)
+    if absolute:
+        found = candidates(s, word, n, min_keys)
+        total = _mixed_total(s, word, word_ids) if isinstance(s.p.words, NgramModel) else \
+            s._prefix_prob(word_ids, len(s.ids)) if s.p.subword is None else 1.0
+        return [(w, q * total) for w, q in found]
     combine = _mixed if isinstance(s.p.words, NgramModel) else _blend
     if s.composing and word and s.p.token_keys is not None and is_hangul(word[-1]):
         back = len(s.p.tokenizer.encode(word[-1]))        # a jamo model's syllable: 2 or 3 ids
@@ -115,6 +121,7 @@ def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
         typed_p = s._prefix_prob(word_ids, end)
     scores = {w: weights[0] * typed_p * char_p.get(w, 0.0) + word_side.get(w, 0.0) for w in set(char_p) | set(word_side)}
     total = sum(scores.values()) or 1.0
+    s._mixed_total = (len(s.text), word, total)      # what the relative probabilities were divided by
     return sorted(((w, q / total) for w, q in scores.items()), key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -160,3 +167,9 @@ def _blend(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
     blend = p.blend if word_p else 1.0     # nothing to blend in: the character model alone
     scores = {w: blend * char_p.get(w, 0.0) + (1 - blend) * word_p.get(w, 0.0) for w in set(char_p) | set(word_p)}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _mixed_total(s, word: str, word_ids) -> float:
+    """The sum of the whole-word probabilities the last ``_mixed`` ranked (the same text and word)."""
+    got = getattr(s, "_mixed_total", None)
+    return got[2] if got is not None and got[:2] == (len(s.text), word) else 1.0

@@ -16,6 +16,29 @@ from functools import lru_cache
 
 from .hangul import compose_hangul, decompose_hangul, is_hangul, is_jamo, is_syllable, syllable_jamo
 
+# The on-screen keyboards the app draws (rows centred under each other, as on a phone)
+LATIN_ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", ",.?!'\":;-"]
+KOREAN_ROWS = ["ㅂㅈㄷㄱㅅㅛㅕㅑㅐㅔ", "ㅁㄴㅇㄹㅎㅗㅓㅏㅣ", "ㅋㅌㅊㅍㅠㅜㅡ", "ㅃㅉㄸㄲㅆㅒㅖ", "ㅘㅙㅚㅝㅞㅟㅢ",
+               ",.?!'\"~^"]
+# a two-set keyboard types these with Shift on the key beneath (drawn on a row of their own here)
+SHIFTED = {"ㅃ": "ㅂ", "ㅉ": "ㅈ", "ㄸ": "ㄷ", "ㄲ": "ㄱ", "ㅆ": "ㅅ", "ㅒ": "ㅐ", "ㅖ": "ㅔ"}
+SHIFT_GAP = 0.4        # key widths between a shifted key and its base, for the typing-noise model
+
+
+def key_centres(rows: list[str]) -> dict[str, tuple[float, float]]:
+    """Each key's centre in key widths (x right, y down), rows centred on the widest; a shifted
+    Korean key sits just off its base key (Shift is one slip away from the key without it)."""
+    width = max(len(r) for r in rows)
+    out = {}
+    for y, row in enumerate(rows):
+        for x, k in enumerate(row):
+            out.setdefault(k, ((width - len(row)) / 2 + x + 0.5, y + 0.5))
+    for k, base in SHIFTED.items():
+        if k in out and base in out:
+            bx, by = out[base]
+            out[k] = (bx, by + SHIFT_GAP)
+    return out
+
 
 @lru_cache(maxsize=1)
 def _jamo_tables():

@@ -24,6 +24,7 @@ from .completion import Trie
 from .faststep import pack_state
 from .keys import text_jamo_keys
 from .prefix import common_prefix
+from .typos import autocorrection, completions, corrections, keyboard_edit
 from .words import current_word
 
 KEEP_RECENT = 256      # states kept for every one of the last N positions (backspace, edits)
@@ -49,6 +50,8 @@ class Session:
         self.offset = 0              # where self.text starts in the user's whole text (a typist reads its end)
         # this text's own words, and how much this session trusts each part of a completion
         self._words = self._new_words()
+        self.kept_words: set[str] = set()   # words the user restored after an autocorrection
+        self.last_fix = None         # (text after the autocorrection, text as typed): Backspace undoes it
 
     # ---------------------------------------------------------------- editing
     def type(self, text: str) -> "Session":
@@ -220,8 +223,25 @@ class Session:
 
     def complete_word(self, n: int = 3) -> list[tuple[str, float]]:
         """The n most probable distinct completions of the current word: (whole word, probability).
-        The probability blends the character model with word statistics (see ``_blend``)."""
-        return self._candidates(current_word(self.text), n)[:n]
+        The probability blends the character model with word statistics (see ``blend``); a slip in
+        the keys typed so far is forgiven (see ``typos.completions``: tmorr -> tomorrow)."""
+        if not current_word(self.text):
+            return self._candidates("", n)[:n]
+        return completions(self, n)[:n]
+
+    def correct_word(self, n: int = 3) -> list[tuple[str, float]]:
+        """The n likeliest words the current word was meant to be (see ``typos.corrections``)."""
+        return corrections(self, n)
+
+    def autocorrection(self, level: str = "modest") -> str | None:
+        """What autocorrect would put in place of the current word on a space (None: keep it)."""
+        return autocorrection(self, level)
+
+    def edit(self, text: str, autocorrect: str = "off") -> str:
+        """An edit as a keyboard makes it (see ``typos.keyboard_edit``): a separator typed after a
+        word may autocorrect it, and Backspace right after brings back what was typed. Returns the
+        text the keyboard now shows."""
+        return keyboard_edit(self, text, autocorrect)
 
     def next_words(self, n: int = 3) -> list[tuple[str, float]]:
         """The n most probable next words (after a space or punctuation)."""
@@ -232,8 +252,14 @@ class Session:
         completion that adds one key saves nothing (tapping it costs as much as typing the key),
         so that slot goes to the next candidate. Keys count jamo for Hangul (see ``keys.jamo_keys``)."""
         word = current_word(self.text)
+        if not word:
+            return [w for w, _ in self._candidates(word, n, min_keys=2)][:n]
         typed = text_jamo_keys(word)
-        return [w for w, _ in self._candidates(word, n, min_keys=2) if text_jamo_keys(w) - typed >= 2][:n]
+        bar = [w for w, _ in completions(self, n + 2, min_keys=2)
+               if not w.startswith(word) or text_jamo_keys(w) - typed >= 2]
+        if bar and not bar[0].startswith(word):           # a correction first, the word as typed beside it
+            bar = [bar[0], word] + [w for w in bar[1:] if w != word]
+        return bar[:n]
 
     def _token_logp(self, pos: int) -> np.ndarray | None:
         """log P(next token) after ids[:pos], from the cached logits (None if not cached)."""

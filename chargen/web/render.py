@@ -11,12 +11,9 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from ..keys import show_char
+from ..keys import KOREAN_ROWS, LATIN_ROWS, show_char
 from ..words import current_word
 
-LATIN_ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", ",.?!'\":;-"]
-KOREAN_ROWS = ["ㅂㅈㄷㄱㅅㅛㅕㅑㅐㅔ", "ㅁㄴㅇㄹㅎㅗㅓㅏㅣ", "ㅋㅌㅊㅍㅠㅜㅡ", "ㅃㅉㄸㄲㅆㅒㅖ", "ㅘㅙㅚㅝㅞㅟㅢ",
-               ",.?!'\"~^"]
 SPECIAL_KEYS = [("bksp", "⌫"), ("space", "space"), ("enter", "⏎")]
 CLICK_JS = """element.addEventListener('click', (e) => {
   const b = e.target.closest('[data-key]');

@@ -1,0 +1,285 @@
+"""The typo-tolerant decoder of the word being typed: one ranked list of the words the user may
+mean, each scored  log P(word | context) + log P(keys typed | word).
+
+P(word | context) is the keyboard's mixture (the character model from the word's start, the
+n-grams, the session's own words and the user's lexicon); P(keys typed | word) is the typing noise
+model (``chargen.noise``). Candidates: the known vocabulary within two edits of the keys typed
+(a symmetric-delete index, ``chargen.vocab``), the session's and the lexicon's words, and the word
+as typed; for completions, the words extending any prefix one edit from the keys typed. A word no
+vocabulary, session or lexicon holds pays ``UNKNOWN_PENALTY`` (the character model invents words:
+"tomorowless"), and a piece ending in an apostrophe is no word. Usage (from a session):
+
+    corrections(s, 3)      # [("tomorrow", 0.97), ("tomorow", 0.02), ...] for "see you tomorow"
+    autocorrection(s)      # "tomorrow", or None to keep the word as typed
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from .ngram import NgramModel, fold
+from .noise import NoiseModel, case_logp, spell_keys
+from .session_words import cache_share
+from .vocab import Vocabulary
+from .blend import candidates, cased
+from .words import current_word, previous_word, previous_words, sentence_start
+
+UNKNOWN_PENALTY = math.log(0.02)   # a word no vocabulary holds (chosen on held-out typing, see README)
+MARGINS = {"modest": 2.0, "aggressive": 0.7}   # nats the best correction must beat the word as typed by
+LEVELS = ("off", "modest", "aggressive")
+SCORED = 8                         # candidates the character model scores exactly (batched steps)
+POOL = 48                          # candidates drawn before scoring
+MIN_TYPED = 3                      # letters typed before completions tolerate a slip
+_NOT_WORDLIKE = re.compile(r"\d|@|://|^www\.", re.I)
+
+
+def noise_of(p) -> NoiseModel:
+    return NoiseModel.for_script(p.korean)
+
+
+def weights(s) -> tuple[float, float, float]:
+    """(char, n-gram, own words) shares of a whole word's probability in this session."""
+    p = s.p
+    if isinstance(p.words, NgramModel):
+        w = list(s._words.mixture.weights)
+        return w[0] * p.char, w[1], w[2] * p.cache
+    if p.words is None:
+        return 1.0, 0.0, 0.0
+    cache = s._words.cache
+    mix = cache_share(s._words.weight, len(cache.words)) if cache is not None and p.cache else 0.0
+    return p.blend, (1 - p.blend) * (1 - mix), (1 - p.blend) * mix
+
+
+def word_side(s, shown: list[str], stat_keys: list[str | None]) -> np.ndarray:
+    """P(word | previous words) from the n-grams (or version-1 bigrams) and the session's own
+    words, weighted as the session's mixture weighs them (the character part apart)."""
+    p = s.p
+    _, w_stats, w_own = weights(s)
+    cache = s._words.update(s.text)
+    lex = s._words.lexicon()
+    before = previous_word(s.text)
+    prev = p.word_key(before) if before else None
+    if isinstance(p.words, NgramModel):
+        u, v = (fold(p.word_key(w)) if w else None for w in previous_words(s.text))
+        stat = [p.words.prob(u, v, fold(k)) if k is not None else 0.0 for k in stat_keys]
+    elif p.words is not None:
+        stat = [p.words.prob(prev, k) if k is not None else 0.0 for k in stat_keys]
+    else:
+        stat = [0.0] * len(shown)
+    own = []
+    for w in shown:
+        k = p.word_key(w)
+        q = cache.prob(prev, k)
+        if lex:
+            q = 0.5 * q + 0.5 * lex.prob(prev, k)
+        own.append(q)
+    return w_stats * np.array(stat) + w_own * np.array(own)
+
+
+def char_probs(s, shown: list[str]) -> np.ndarray:
+    """P_char of each whole word from the current word's start (its tokens, then a boundary), walked
+    in batched steps on the session's trie; zeros where the start's state is no longer cached or
+    the model is a subword one."""
+    p, out = s.p, np.zeros(len(shown))
+    word = current_word(s.text)
+    start = len(s.ids) - len(s._word_ids(word))
+    st = s._states.get(start)
+    if p.subword is not None or s.remainder or st is None or not shown:
+        return out
+    trie = s._trie
+    root = trie.root(st, [], st[0], st[1])            # the word's start (kept if the trie is this word's)
+    ids = [p.tokenizer.encode(w) for w in shown]
+    lp = np.zeros(len(shown))
+    for d in range(max(len(t) for t in ids) + 1):
+        paths = sorted({tuple(t[:d]) for t in ids if len(t) >= d})
+        rows = dict(zip(paths, trie.expand(s.stepper, [root + q for q in paths])))
+        for j, t in enumerate(ids):
+            if len(t) > d:
+                lp[j] += float(rows[tuple(t[:d])][t[d]])
+            elif len(t) == d:
+                row = rows[tuple(t)]
+                lp[j] += float(np.log(np.exp(row[p.boundary_ids]).sum()))
+    return np.exp(lp)
+
+
+def protected(s, word: str) -> bool:
+    """Words never corrected: a token with digits, an address or URL, capitals (an acronym), a word
+    the user restored after an autocorrection, or one of the user's lexicon."""
+    token = s.text.rsplit(None, 1)[-1] if s.text.strip() else ""
+    if not word or _NOT_WORDLIKE.search(token) or (len(word) > 1 and word.isupper()):
+        return True
+    if word in s.kept_words:
+        return True
+    lex = s._words.lexicon()
+    return bool(lex) and lex.words.get(s.p.word_key(word), 0) > 0
+
+
+def _display(shown: str, typed: str) -> str:
+    """A candidate as the user would see it: capitalised after a typed capital (a name keeps its own)."""
+    return shown[:1].upper() + shown[1:] if typed[:1].isupper() and shown[:1].islower() else shown
+
+
+def _gather(s, typed: str, prefix: bool) -> tuple[list[str], list]:
+    """Candidate words (as shown) and their statistics keys: the vocabulary near the keys typed,
+    the session's and the lexicon's words of a similar length."""
+    p, vocab = s.p, Vocabulary.of(s.p)
+    keys = spell_keys(typed, p.korean)
+    if prefix:
+        idx = vocab.extending(_one_edit(keys, noise_of(p)), 6)
+    else:
+        idx = vocab.near(keys).tolist()
+    shown = [vocab.shown[i] for i in idx]
+    stat = [vocab.stat_keys[i] for i in idx]
+    own = set(s._words.update(s.text).unigrams)
+    lex = s._words.lexicon()
+    if lex:
+        own |= set(lex.words)
+    for k in own:
+        w = p.shown(k)
+        if (len(w) >= len(typed) - 1 if prefix else abs(len(w) - len(typed)) <= 2) and w not in shown:
+            shown.append(w)
+            stat.append(None)
+    return shown, stat
+
+
+def _one_edit(keys: str, noise: NoiseModel) -> list[str]:
+    """Prefixes one slip away from ``keys``: a key dropped, doubled-up, swapped, a neighbour hit,
+    or a key missed (any key of the layout), and the keys themselves."""
+    out = {keys}
+    alphabet = [k for k in noise.keys if k.isalpha()]
+    for i in range(len(keys)):
+        out.add(keys[:i] + keys[i + 1:])
+        out.update(keys[:i] + n + keys[i + 1:] for n in noise.neighbours.get(keys[i], ()))
+        if i + 1 < len(keys):
+            out.add(keys[:i] + keys[i + 1] + keys[i] + keys[i + 2:])
+    for i in range(1, len(keys) + 1):
+        out.update(keys[:i] + a + keys[i:] for a in alphabet)
+    return [k for k in out if len(k) >= max(1, len(keys) - 1)]
+
+
+def scored(s, typed: str, prefix: bool = False) -> dict[str, float]:
+    """log score of each candidate for the word ``typed`` (or, ``prefix``, the words it may be
+    the start of), the word as typed included when not ``prefix``."""
+    p = s.p
+    noise = noise_of(p)
+    shown, stat = _gather(s, typed, prefix)
+    vocab = Vocabulary.of(p)
+    if not prefix and typed not in shown:
+        shown.append(typed)
+        stat.append(None)
+    if not shown:
+        return {}
+    keys = spell_keys(typed, p.korean)
+    fit = noise.logp_many(keys, [spell_keys(w, p.korean) for w in shown], prefix=prefix)
+    fit = fit + np.array([case_logp(typed, w) for w in shown])
+    side = word_side(s, shown, stat)
+    w_char = weights(s)[0]
+    rough = np.log(side + 1e-12) + fit
+    top = np.argsort(-rough, kind="stable")[:SCORED].tolist()
+    if not prefix:
+        top = sorted(set(top) | {shown.index(typed)})
+    chars = char_probs(s, [shown[i] for i in top]) if w_char else np.zeros(len(top))
+    out = {}
+    for j, i in enumerate(top):
+        w = shown[i]
+        prior = side[i] + w_char * chars[j]
+        if prior <= 0:
+            continue
+        unknown = stat[i] is None and w.lower() not in vocab.known and not s._words.cache.unigrams.get(p.word_key(w))
+        out[w] = math.log(prior) + float(fit[i]) + (UNKNOWN_PENALTY if unknown else 0.0)
+    return out
+
+
+def corrections(s, n: int = 3) -> list[tuple[str, float]]:
+    """The n likeliest words the current word was meant to be, with probabilities over the
+    candidates; the word as typed among them where it is itself plausible."""
+    typed = current_word(s.text)
+    if not typed:
+        return []
+    if protected(s, typed):
+        return [(typed, 1.0)]
+    got = scored(s, typed)
+    if not got:
+        return [(typed, 1.0)]
+    top = max(got.values())
+    z = sum(math.exp(v - top) for v in got.values())
+    ranked = sorted(got.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [(_display(w, typed), math.exp(v - top) / z) for w, v in ranked]
+
+
+def autocorrection(s, level: str = "modest") -> str | None:
+    """What autocorrect puts in place of the current word on a space or punctuation: the best
+    correction when it beats the word as typed by the level's margin, else None."""
+    if level not in LEVELS:
+        raise ValueError(f"autocorrect level must be one of {', '.join(LEVELS)}, not {level!r}")
+    typed = current_word(s.text)
+    if level == "off" or len(typed) < 2 or protected(s, typed):
+        return None
+    got = scored(s, typed)
+    if not got or typed not in got:
+        return None
+    best = max(got, key=lambda w: (got[w], w))
+    if best == typed or got[best] - got[typed] < MARGINS[level]:
+        return None
+    return _display(best, typed)
+
+
+def known(s, w: str) -> bool:
+    """Whether a vocabulary, this session or the user's lexicon holds the word."""
+    key = s.p.word_key(w)
+    lex = s._words.lexicon()
+    return (w.lower() in Vocabulary.of(s.p).known or bool(s._words.update(s.text).unigrams.get(key))
+            or bool(lex and lex.words.get(key)))
+
+
+def completions(s, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
+    """Completions of the current word that tolerate a slip in the keys typed so far (tomor, tmorr
+    and yomorr all complete to tomorrow): the character model's and the word statistics' literal
+    completions and the words extending a prefix one edit away, in one ranking; words no
+    vocabulary holds pay UNKNOWN_PENALTY, pieces ending in an apostrophe are left out. All that were
+    found, ranked (the search finds at least the n likeliest that add ``min_keys`` keys)."""
+    p, word = s.p, current_word(s.text)
+    if len(word) < MIN_TYPED or protected(s, word) or (s.composing and p.korean):
+        return [(w, q) for w, q in candidates(s, word, n, min_keys) if not w.endswith("'")]
+    literal = candidates(s, word, n + 2, min_keys, absolute=True)
+    keys = spell_keys(word, p.korean)
+    clean = noise_of(p).clean_logp(len(keys))
+    out = {}
+    for w, q in literal:
+        if q > 0 and not w.endswith("'"):
+            out[w] = math.log(q) + clean + (0.0 if known(s, w) else UNKNOWN_PENALTY)
+    starts = sentence_start(s.text)
+    for w, v in scored(s, word, prefix=True).items():
+        w = cased(w, word, starts)
+        if not w.endswith("'") and (len(w) > len(word) or not w.lower().startswith(word.lower())):
+            out[w] = max(out.get(w, -math.inf), v)
+    if not out:
+        return []
+    top = max(out.values())
+    z = sum(math.exp(v - top) for v in out.values())
+    return sorted(((w, math.exp(v - top) / z) for w, v in out.items()), key=lambda kv: (-kv[1], kv[0]))
+
+
+def keyboard_edit(s, text: str, level: str = "off") -> str:
+    """Apply an edit as a keyboard does: a separator typed right after a word autocorrects it when
+    ``level`` says so; Backspace right after an autocorrection brings back the word as typed (and
+    that word is not corrected again in this session). Returns the text now shown."""
+    fix, s.last_fix = s.last_fix, None
+    if fix is not None and text == fix[0][:-1]:              # Backspace right after an autocorrection
+        restored = fix[1]
+        s.kept_words.add(current_word(restored))
+        s.set_text(restored)
+        return restored
+    if level != "off" and len(text) == len(s.text) + 1 and text.startswith(s.text) \
+            and not text[-1].isalnum() and text[-1] != "'" and current_word(s.text):
+        better = autocorrection(s, level)
+        if better is not None:
+            word = current_word(s.text)
+            shown = s.text[:len(s.text) - len(word)] + better + text[-1]
+            s.last_fix = (shown, s.text)
+            s.set_text(shown)
+            return shown
+    s.set_text(text)
+    return text
