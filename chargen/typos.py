@@ -31,6 +31,7 @@ MARGINS = {"modest": 2.0, "aggressive": 0.7}   # nats the best correction must b
 LEVELS = ("off", "modest", "aggressive")
 SCORED = 8                         # candidates the character model scores exactly (batched steps)
 POOL = 48                          # candidates drawn before scoring
+MAX_WORD = 24                      # longer "words" (a pasted blob) are taken as typed
 MIN_TYPED = 3                      # letters typed before completions tolerate a slip
 _NOT_WORDLIKE = re.compile(r"\d|@|://|^www\.", re.I)
 
@@ -105,10 +106,10 @@ def char_probs(s, shown: list[str]) -> np.ndarray:
 
 
 def protected(s, word: str) -> bool:
-    """Words never corrected: a token with digits, an address or URL, capitals (an acronym), a word
+    """Words never corrected: one longer than MAX_WORD, a token with digits, an address or URL, capitals (an acronym), a word
     the user restored after an autocorrection, or one of the user's lexicon."""
     token = s.text.rsplit(None, 1)[-1] if s.text.strip() else ""
-    if not word or _NOT_WORDLIKE.search(token) or (len(word) > 1 and word.isupper()):
+    if not word or len(word) > MAX_WORD or _NOT_WORDLIKE.search(token) or (len(word) > 1 and word.isupper()):
         return True
     if word in s.kept_words:
         return True
