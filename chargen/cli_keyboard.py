@@ -19,6 +19,7 @@ from .keys import jamo_keys
 from .keystrokes import ComposedTyping, JamoTyping, ModelEngine, keystroke_savings
 from .predictor import Predictor
 from .typed_loss import typed_loss
+from .typos import LEVELS
 from .words import current_word
 
 
@@ -46,6 +47,9 @@ def add_keyboard_commands(sub, default_checkpoint: str) -> None:
     g.add_argument("--checkpoint", default=default_checkpoint, help="checkpoint or run directory")
     g.add_argument("--text", default=None, help="print suggestions for this text and exit")
     g.add_argument("-n", type=int, default=3, help="how many suggestions")
+    g.add_argument("--autocorrect", default="modest", choices=LEVELS,
+                   help="autocorrect the word before a space or punctuation: off, modest (the best correction "
+                        "must beat the word as typed clearly) or aggressive; Backspace right after undoes it")
     g.add_argument("--composing", action="store_true",
                    help="the last Hangul syllable may still change, as in an input method (syllable models)")
     g.add_argument("--profile", default=None, help="start from this saved profile (what the keyboard learned "
@@ -117,10 +121,15 @@ def _ksr(args, predictor: Predictor, text: str) -> dict:
     return k                           # ksr, oracle_ksr, top1/top3_char_acc, suggest_ms_*, ...
 
 
-def _suggestion_line(session, n: int) -> str:
+def _suggestion_line(session, n: int, level: str = "modest") -> str:
     chars = "  ".join(f"{c!r}:{p:.2f}" for c, p in session.next_chars(n))
     words = session.complete_word(n) if current_word(session.text) else session.next_words(n)
-    return f"next: {chars}   words: " + " | ".join(f"{w} ({p:.2f})" for w, p in words)
+    line = f"next: {chars}   words: " + " | ".join(f"{w} ({p:.2f})" for w, p in words)
+    if current_word(session.text):
+        fix = session.autocorrection(level)
+        line += "   corrections: " + " | ".join(f"{w} ({p:.2f})" for w, p in session.correct_word(n)) + \
+            f"   autocorrect on space: {fix or '(keep as typed)'}"
+    return line
 
 
 def cmd_suggest(args) -> int:
@@ -134,13 +143,13 @@ def cmd_suggest(args) -> int:
     session = predictor.session(learn=learn, profile=start, background=interactive)
     if args.text is not None:
         session.set_text(args.text)
-        print(_suggestion_line(session, args.n))
+        print(_suggestion_line(session, args.n, args.autocorrect))
     elif not interactive:                    # piped input: suggestions after each line
         for line in sys.stdin:
             session.set_text(line.rstrip("\n"))
-            print(_suggestion_line(session, args.n))
+            print(_suggestion_line(session, args.n, args.autocorrect))
     else:
-        _interactive(session, args.n)
+        _interactive(session, args.n, args.autocorrect)
     if args.keep:
         path = session.learner.save(session, args.profile)
         st = session.learner.status()
@@ -148,13 +157,13 @@ def cmd_suggest(args) -> int:
     return 0
 
 
-def _interactive(session, n: int) -> int:
+def _interactive(session, n: int, level: str) -> int:
     import termios      # POSIX only: the interactive keyboard needs a Unix terminal (optional)
     import tty
     fd = sys.stdin.fileno()
     old = termios.tcgetattr(fd)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    print("Type; Tab accepts the first word, Backspace deletes, Ctrl-D quits.")
+    print("Type; Tab accepts the first word, Backspace deletes (or undoes an autocorrection), Ctrl-D quits.")
     try:
         tty.setcbreak(fd)
         while True:
@@ -169,11 +178,11 @@ def _interactive(session, n: int) -> int:
                 if c == "\t" and words:
                     session.accept(words[0])
                 elif c in ("\x7f", "\b"):
-                    session.backspace()
+                    session.edit(session.text[:-1], level)       # right after an autocorrection: undoes it
                 elif c == "\r":
-                    session.type("\n")
+                    session.edit(session.text + "\n", level)
                 elif c.isprintable() or c == "\n":
-                    session.type(c)
+                    session.edit(session.text + c, level)
     except KeyboardInterrupt:
         pass
     finally:

@@ -151,7 +151,15 @@ def test_the_json_lane_answers_as_suggest_does(server, client):
     status, r = post(json.dumps({"text": "All: Speak, spe", "session": "json-lane"}).encode())
     assert status == 200 and r["session"] == "json-lane" and r["model"] == "english"
     assert _same(r, client.predict("All: Speak, spe", api_name="/suggest"))
+    # the typo fields: the current word's corrections, and what a space would do at each level
+    status, r = post(json.dumps({"text": "All: Speak, speek", "autocorrect": "off"}).encode())
+    assert status == 200 and r["autocorrect"] is None and r["corrections"]
+    assert all(isinstance(w, str) and 0 <= p <= 1 for w, p in r["corrections"])
+    assert post(json.dumps({"text": "All: ", "autocorrect": "aggressive"}).encode())[1]["corrections"] == []
+    q = client.predict("All: Speak, speek", "english", 3, api_name="/suggest")
+    assert [w for w, _ in q["corrections"]] == [w for w, _ in r["corrections"]] and "autocorrect" in q
     for bad, says in ((b"not json", "Expecting value"), (b'{"text": 3}', "JSON object"),
+                      (b'{"text": "a", "autocorrect": "wild"}', "autocorrect level"),
                       (b'{"text": "a", "model": "../x"}', "checkpoint"), (b'{"text": "a", "session": "a/b"}', "session id")):
         status, r = post(bad)
         assert status == 400 and says in r["error"], (bad, r)

@@ -161,7 +161,7 @@ class KeyboardApi:
     def __init__(self, catalog: Catalog):
         self.catalog, self.pool = catalog, TypistPool()
 
-    def suggest_now(self, text: str, model: str, n, session: str, learn=True) -> dict:
+    def suggest_now(self, text: str, model: str, n, session: str, learn=True, autocorrect: str = "modest") -> dict:
         """The answer for ``text`` (run it on the keystroke worker: see ``keystroke_async``)."""
         model = model or self.catalog.default_name()
         if not model:
@@ -177,7 +177,8 @@ class KeyboardApi:
             try:
                 s = typist.session_for(predictor, model, text, learn=bool(learn) and bool(sid))
                 answer = {"model": model, "kind": "next words" if not current_word(text) else "completions",
-                          "suggestions": s.suggest(n), "next_chars": [[c, p] for c, p in s.next_chars(N_CHIPS)]}
+                          "suggestions": s.suggest(n), "next_chars": [[c, p] for c, p in s.next_chars(N_CHIPS)],
+                          **corrections_answer(s, n, autocorrect)}
                 return {"session": sid or self.pool.offer(typist), **answer}
             finally:
                 typist.lock.release()
@@ -192,21 +193,31 @@ class KeyboardApi:
             an earlier answer returned (or one of your own, 1-64 letters, digits, - or _): your own
             keyboard session, where a call costs only the keys typed since the last one. Without it
             the answer is just as right, from a shared pool, and carries an id for the next call.
-            A session with an id learns from its typing (README, "Adaptation")."""
+            A session with an id learns from its typing (README, "Adaptation"). `corrections`: what the
+            current word may have been meant to be, with probabilities; `autocorrect`: what a space
+            would turn it into (the modest level; the JSON lane takes any level), or null."""
             return await keystroke_async(self.suggest_now, text, model, n, session)
         return suggest
 
     async def json_endpoint(self, request: Request) -> Response:
-        """POST {"text": ..., "model": "", "n": 3, "session": ""} -> the /suggest answer as JSON;
+        """POST {"text": ..., "model": "", "n": 3, "session": "", "autocorrect": "modest"} -> the /suggest answer as JSON;
         a bad request is {"error": message} with status 400."""
         try:
             body = json.loads(await request.body() or b"{}")
             if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
-                raise ValueError('send a JSON object: {"text": "...", "model": "", "n": 3, "session": ""}')
+                raise ValueError('send a JSON object: {"text": "...", "model": "", "n": 3, "session": "", "autocorrect": "modest"}')
             answer = await keystroke_async(self.suggest_now, body.get("text", ""), str(body.get("model") or ""),
-                                           body.get("n", 3), str(body.get("session") or ""), body.get("learn", True) is not False)
+                                           body.get("n", 3), str(body.get("session") or ""), body.get("learn", True) is not False,
+                                           str(body.get("autocorrect") or "modest"))
             return Response(json.dumps(answer, ensure_ascii=False), media_type="application/json")
         except (ValueError, TypeError, CheckpointError, gr.Error) as e:
             message = e.message if isinstance(e, gr.Error) else str(e)
             return Response(json.dumps({"error": message}, ensure_ascii=False), status_code=400,
                             media_type="application/json")
+
+
+def corrections_answer(s, n: int, level: str) -> dict:
+    """The API's typo fields: the current word's corrections and what autocorrect would do on a space."""
+    if not current_word(s.text):
+        return {"corrections": [], "autocorrect": None}
+    return {"corrections": [[w, p] for w, p in s.correct_word(n)], "autocorrect": s.autocorrection(level)}
