@@ -43,6 +43,7 @@ class NoiseParams:
     insertion: float = 0.005          # an extra key (the same key twice, or a neighbour)
     transposition: float = 0.01       # two keys typed in swapped order
     lost_capital: float = 0.08        # a capital typed in lower case
+    symbol_deletion: float = 0.1      # an apostrophe or hyphen left out (don't -> dont)
     other_key: float = 1e-4           # a key the layout does not hold, typed for another
 
 
@@ -111,10 +112,13 @@ class NoiseModel:
         trans = math.log(q.transposition)
         rows = np.arange(len(words))
         # prev[j]: the best log-probability of typed[:i] given word[:j]
+        symbols = np.isin(w, [self.index[c] for c in "'-" if c in self.index])
+        skip = np.where(symbols, math.log(q.symbol_deletion), dele).astype(np.float32)   # (C, M+2)
+        skip[:, 1] = np.where(symbols[:, 1], skip[:, 1], dele0)
         prev = np.full((len(words), width + 1), NEG, np.float32)
         prev[:, 0] = 0.0
         for j in range(1, width + 1):
-            prev[:, j] = prev[:, j - 1] + (dele0 if j == 1 else dele)
+            prev[:, j] = prev[:, j - 1] + skip[:, j]
         before = None
         for i in range(1, m + 1):
             ti, lt = t[i - 1], min(t[i - 1], n)
@@ -125,7 +129,7 @@ class NoiseModel:
                 sub = np.where(wj == ti, match, self.sub[lw[:, j], lt])
                 best = prev[:, j - 1] + sub                                      # typed for the key meant
                 best = np.maximum(best, prev[:, j] + self.ins[lw[:, j], lt])     # an extra key
-                best = np.maximum(best, cur[:, j - 1] + dele)                    # a key meant skipped
+                best = np.maximum(best, cur[:, j - 1] + skip[:, j])              # a key meant skipped
                 if before is not None and j >= 2:
                     swapped = (w[:, j - 1] == ti) & (w[:, j] == t[i - 2]) & (w[:, j] != w[:, j - 1])
                     best = np.where(swapped, np.maximum(best, before[:, j - 2] + trans), best)

@@ -36,6 +36,7 @@ def test_edits_cost_as_the_parameters_say():
     assert m.logp("teh", "the") == pytest.approx(m.clean_logp(1) + math.log(q.transposition), abs=1e-4)
     assert m.logp("tomor", "tomorrow", prefix=True) == pytest.approx(m.clean_logp(5), abs=1e-4)
     assert m.logp("tomor", "tomorrow") < m.logp("tomor", "tomorrow", prefix=True) - 10
+    assert m.logp("dont", "don't") == pytest.approx(m.clean_logp(4) + math.log(q.symbol_deletion), abs=1e-4)
     # a character off the layout matches itself only
     assert m.logp("café", "café") == pytest.approx(m.clean_logp(4), abs=1e-4)
 
