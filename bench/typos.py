@@ -191,14 +191,14 @@ def jamo_noise(keys: list[str], rng: random.Random) -> tuple[list[str], list[str
     return typed, typos
 
 
-def type_korean(word: str, rng: random.Random) -> tuple[list[str], list[str], list[str]]:
-    """(the word's keys, the keys typed, typo names); a word its keys do not spell back (영화ㅋ types
-    확) or without Hangul is typed as is, like kebbie's words it cannot correct."""
+def type_korean(word: str, rng: random.Random) -> tuple[list[str], list[str], list[str], str]:
+    """(the word's keys, the keys typed, typo names, the text typed); a word its keys do not spell back
+    (영화ㅋ types 확) or without Hangul is typed as is, like kebbie's words it cannot correct."""
     keys = keys_of(word)
     if compose(keys) != word or not any(k in POS or k in SHIFTED for k in keys):
-        return keys, keys, []
+        return keys, keys, [], word
     typed, typos = jamo_noise(keys, rng)
-    return keys, typed, typos
+    return keys, typed, typos, compose(typed)
 
 
 class JamoEdit(tb._Timed):
@@ -247,7 +247,7 @@ def korean_sentence(corrector, sentence: str, seed: int, scorer, domain: str) ->
     words, context = tok.word_split(tok.preprocess(sentence)), ""
     while words and len(context) < MAX_CHAR_PER_SENTENCE:
         word, words = words[0], words[1:]
-        keys, typed, typos = type_korean(word, rng)
+        keys, typed, typos, text = type_korean(word, rng)
         if len(keys) > 1 and len(typed) > 1:
             r = range(1, min(len(keys), len(typed)))
             s = rng.choices(r, weights=r)[0]
@@ -256,8 +256,8 @@ def korean_sentence(corrector, sentence: str, seed: int, scorer, domain: str) ->
             c.correct += bool(preds) and preds[0] == word
             c.correct_3 += word in preds[:3]
             c.total += 1
-        preds, _, runtime = corrector.profiled_auto_correct(context, [], compose(typed))
-        scorer.acr(word, preds, typed_word=compose(typed), context=context, typos=[Typo[t] for t in typos],
+        preds, _, runtime = corrector.profiled_auto_correct(context, [], text)
+        scorer.acr(word, preds, typed_word=text, context=context, typos=[Typo[t] for t in typos],
                    memory=-1, runtime=runtime, domain=domain)
         context = tok.update_context(context, word)
         if words:
@@ -361,6 +361,8 @@ def meta(args) -> dict:
                                     "chargen.typing_bench.evaluate, which only keeps the raw counts",
                          "korean": "a reproduction of kebbie's tester with a two-set jamo noise model "
                                    "(bench/typos.py), counted by kebbie's Scorer"},
+            "before_completion": "NoCorrection: Session.complete_word_exact if present, else Session._candidates "
+                                 "(the exact-prefix completion complete_word was before the decoder)",
             "common_typos": str(tb.CACHE / "en.json"), "sentences": args.sentences, "seed": args.seed,
             "dev": args.dev, "checkpoint": args.checkpoint, "korean_checkpoint": args.korean_checkpoint,
             "beta": tb.BETA, "command": " ".join(["python", "bench/typos.py", *sys.argv[1:]])}

@@ -60,7 +60,9 @@ def test_korean_keys_compose_back_and_noise_is_seeded():
     assert typos.keys_of("과") == ["ㄱ", "ㅗ", "ㅏ"]
     a = [typos.type_korean("재미있었다", random.Random(i)) for i in range(300)]
     assert a == [typos.type_korean("재미있었다", random.Random(i)) for i in range(300)]
-    assert 0 < sum(bool(t) for _, _, t in a) < 150                         # some typos, mostly clean
+    assert 0 < sum(bool(t) for _, _, t, _ in a) < 150                      # some typos, mostly clean
+    assert all(text == "재미있었다" for _, _, t, text in a if not t)
+    assert typos.type_korean("ㅗㅏ", random.Random(0))[3] == "ㅗㅏ"         # keys that would compose ㅘ: as is
 
 
 def test_kebbie_run_without_correction(tmp_path):
