@@ -252,9 +252,9 @@ class Session:
         completion that adds one key saves nothing (tapping it costs as much as typing the key),
         so that slot goes to the next candidate. Keys count jamo for Hangul (see ``keys.jamo_keys``)."""
         word = current_word(self.text)
-        if not word:
-            return [w for w, _ in self._candidates(word, n, min_keys=2)][:n]
         typed = text_jamo_keys(word)
+        if not word or (self.composing and self.p.korean):      # nothing typed, or a syllable still composing
+            return [w for w, _ in self._candidates(word, n, min_keys=2) if text_jamo_keys(w) - typed >= 2][:n]
         bar = [w for w, _ in completions(self, n + 2, min_keys=2)
                if not w.startswith(word) or text_jamo_keys(w) - typed >= 2]
         if bar and not bar[0].startswith(word):           # a correction first, the word as typed beside it

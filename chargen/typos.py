@@ -32,6 +32,7 @@ LEVELS = ("off", "modest", "aggressive")
 SCORED = 8                         # candidates the character model scores exactly (batched steps)
 POOL = 48                          # candidates drawn before scoring
 MAX_WORD = 24                      # longer "words" (a pasted blob) are taken as typed
+COMPETE = 6.0                      # nats below the best literal completion where a correction cannot compete
 MIN_TYPED = 3                      # letters typed before completions tolerate a slip
 _NOT_WORDLIKE = re.compile(r"\d|@|://|^www\.", re.I)
 
@@ -160,9 +161,11 @@ def _one_edit(keys: str, noise: NoiseModel) -> list[str]:
     return [k for k in out if len(k) >= max(1, len(keys) - 1)]
 
 
-def scored(s, typed: str, prefix: bool = False) -> dict[str, float]:
+def scored(s, typed: str, prefix: bool = False, floor: float = -math.inf) -> dict[str, float]:
     """log score of each candidate for the word ``typed`` (or, ``prefix``, the words it may be
-    the start of), the word as typed included when not ``prefix``."""
+    the start of, less those extending it as typed, which the literal search scores), the word as
+    typed included when not ``prefix``. ``floor``: leave out candidates whose word-side score with
+    the noise is below it (they cannot compete: no model steps are spent on them)."""
     p = s.p
     noise = noise_of(p)
     shown, stat = _gather(s, typed, prefix)
@@ -178,7 +181,10 @@ def scored(s, typed: str, prefix: bool = False) -> dict[str, float]:
     side = word_side(s, shown, stat)
     w_char = weights(s)[0]
     rough = np.log(side + 1e-12) + fit
-    top = np.argsort(-rough, kind="stable")[:SCORED].tolist()
+    if prefix:
+        low = typed.lower()
+        rough[[i for i, w in enumerate(shown) if w.lower().startswith(low)]] = -np.inf
+    top = [i for i in np.argsort(-rough, kind="stable")[:SCORED].tolist() if rough[i] >= floor]
     if not prefix:
         top = sorted(set(top) | {shown.index(typed)})
     chars = char_probs(s, [shown[i] for i in top]) if w_char else np.zeros(len(top))
@@ -252,7 +258,8 @@ def completions(s, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
         if q > 0 and not w.endswith("'"):
             out[w] = math.log(q) + clean + (0.0 if known(s, w) else UNKNOWN_PENALTY)
     starts = sentence_start(s.text)
-    for w, v in scored(s, word, prefix=True).items():
+    floor = max(out.values(), default=-math.inf) - COMPETE
+    for w, v in scored(s, word, prefix=True, floor=floor).items():
         w = cased(w, word, starts)
         if not w.endswith("'") and (len(w) > len(word) or not w.lower().startswith(word.lower())):
             out[w] = max(out.get(w, -math.inf), v)
