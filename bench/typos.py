@@ -383,11 +383,12 @@ def main(argv=None) -> int:
     if not tb.kebbie_available():
         p.error("kebbie is not installed: pip install --no-deps kebbie==0.5.1 regex scipy requests tqdm")
     use_keystroke_threads()                     # one thread per keystroke, as the app serves (2 shared cores)
+    info = meta(args)                           # the commit measured: the one at the start
     out = run(args)
     table(out["rows"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta(args), **out}, indent=1, ensure_ascii=False) + "\n")
+        args.json.write_text(json.dumps({"meta": info, **out}, indent=1, ensure_ascii=False) + "\n")
     return 0
 
 
