@@ -44,12 +44,13 @@ class Predictor:
 
     def __init__(self, model, tokenizer, beam_width: int = 8, max_word_len: int = 24, words=None,
                  blend: float = 0.5, pool: int = 8, rescore: int = 3, cache: bool = True,
-                 composing: bool = False, stepper: FastStepper | None = None, char: bool = True):
+                 composing: bool = False, stepper: FastStepper | None = None, char: bool = True, typos: bool = True):
         # optional WordModel, its weight, candidates drawn from each word source, how many of those
         # the beam missed are scored exactly by the character model, the session word cache, and
         # whether sessions start out treating a last Hangul character as still composed
         self.words, self.blend, self.pool, self.rescore, self.cache = words, blend, pool, rescore, cache
         self.char = char       # the character model takes part in completions (False: the word side alone)
+        self.typos = typos     # completions forgive a slip in the keys typed (see chargen.typos; the browser engine does not yet)
         self.composing = composing
         self.val_loss = None   # nats per token on the model's validation text, when known (from_checkpoint)
         self.model, self.tokenizer = model.eval(), tokenizer

@@ -253,7 +253,7 @@ class Session:
         so that slot goes to the next candidate. Keys count jamo for Hangul (see ``keys.jamo_keys``)."""
         word = current_word(self.text)
         typed = text_jamo_keys(word)
-        if not word or (self.composing and self.p.korean):      # nothing typed, or a syllable still composing
+        if not word or (self.composing and self.p.korean) or not self.p.typos:   # nothing typed, a syllable composing
             return [w for w, _ in self._candidates(word, n, min_keys=2) if text_jamo_keys(w) - typed >= 2][:n]
         bar = [w for w, _ in completions(self, n + 2, min_keys=2)
                if not w.startswith(word) or text_jamo_keys(w) - typed >= 2]

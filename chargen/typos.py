@@ -248,6 +248,8 @@ def completions(s, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
     vocabulary holds pay UNKNOWN_PENALTY, pieces ending in an apostrophe are left out. All that were
     found, ranked (the search finds at least the n likeliest that add ``min_keys`` keys)."""
     p, word = s.p, current_word(s.text)
+    if not p.typos:                       # the engine as it was (the browser engine's parity)
+        return candidates(s, word, n, min_keys)
     if len(word) < MIN_TYPED or protected(s, word) or (s.composing and p.korean):
         return [(w, q) for w, q in candidates(s, word, n, min_keys) if not w.endswith("'")]
     literal = candidates(s, word, n + 2, min_keys, absolute=True)

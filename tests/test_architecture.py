@@ -20,7 +20,8 @@ INFERENCE = {"chargen.predictor", "chargen.sample", "chargen.completion", "charg
 # imports that may sit inside a function: dependencies that are optional (not in the library's
 # own requirements), loaded only by the feature that needs them
 OPTIONAL = {"gradio_client", "playwright", "matplotlib", "onnx", "onnxruntime",
-            "termios", "tty"}             # POSIX-only: the interactive terminal keyboard
+            "termios", "tty",             # POSIX-only: the interactive terminal keyboard
+            "kebbie", "spellchecker", "symspellpy"}   # the typing benchmark's protocol and baselines
 # and the web app itself, which needs gradio (the [app] extra): only `chargen app` loads it
 OPTIONAL_OURS = {"chargen.cli": {"chargen.web.server"}}
 

@@ -62,8 +62,8 @@ def python_engine(path, words: bool | None = None) -> Predictor:
     has = isinstance(ngram, NgramModel)
     assert words is None or words == has, f"{path}: version-2 word statistics {has}, expected {words}"
     if has:
-        return Predictor(model, tok, words=ngram, stepper=stepper)
-    return Predictor(model, tok, words=None, cache=False, stepper=stepper)
+        return Predictor(model, tok, words=ngram, stepper=stepper, typos=False)   # the page forgives no typos yet
+    return Predictor(model, tok, words=None, cache=False, stepper=stepper, typos=False)
 
 
 def with_words(root, name: str, text: str, version: int = 2):
