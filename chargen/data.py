@@ -144,10 +144,14 @@ def _split_chunks(chunks, n_first: int):
         seen += len(text)
 
 
-def train_text(paths, encoding: str, n_train_chars: int, max_chars: int | None = None) -> Iterator[str]:
-    """The training split's text as chunks (optionally only its first ``max_chars``)."""
-    limit = n_train_chars if max_chars is None else min(n_train_chars, max_chars)
-    for _, text in filter(lambda pair: pair[0], _split_chunks(iter_text(find_files(paths), encoding), limit)):
+def train_text(paths, encoding: str, n_train_chars: int, max_chars: int | None = None,
+               start: int = 0) -> Iterator[str]:
+    """The training split's text from character ``start`` on, as chunks (at most ``max_chars``)."""
+    chunks = iter_text(find_files(paths), encoding)
+    if start:
+        chunks = (text for first, text in _split_chunks(chunks, start) if not first)
+    limit = n_train_chars - start if max_chars is None else min(n_train_chars - start, max_chars)
+    for _, text in filter(lambda pair: pair[0], _split_chunks(chunks, limit)):
         yield text
 
 

@@ -16,7 +16,7 @@ from .data import text_slice
 from .distributed import DEVICES
 from .model import CharLM
 from .tokenizer import CHAR, DEFAULT_SUBWORD_VOCAB, JAMO, KINDS
-from .heldout import HELD_OUT_CHARS, WORDS_MAX_CHARS, count_words, held_out_size  # noqa: F401  (re-exported)
+from .heldout import HEAD, HELD_OUT_CHARS, TAIL, WORDS_MAX_CHARS, count_words, held_out_size, held_out_span  # noqa: F401  (re-exported)
 from .ngram import NgramModel
 
 
@@ -40,7 +40,8 @@ class TrainConfig:
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps; overrides the budget's plan (0: plan from --max-minutes)"})
     eval_interval: int = field(default=0, metadata={"help": "validate every N steps (0: about 10 times per run)"})
     val_max_tokens: int = field(default=2_000_000, metadata={"help": "validate on the first N tokens of the validation split, exactly (0: all of it; the default covers the whole split of any corpus under ~20 MB)"})
-    held_out_chars: int = field(default=HELD_OUT_CHARS, metadata={"help": "characters at the end of the train split kept out of training and of the word counts, to estimate the keyboard's mixture weights on (at most a tenth of the split; 0: none)"})
+    held_out_chars: int = field(default=HELD_OUT_CHARS, metadata={"help": "characters at the start of the train split kept out of training and of the word counts, to estimate the keyboard's mixture weights on (at most a tenth of the split; 0: none)"})
+    held_out_at: str = field(default=HEAD, metadata={"help": "where that piece is cut from the train split (tail: runs from before the head, resumed as they were)", "choices": (HEAD, TAIL), "cli": False})
     patience: int = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
     seed: int = field(default=1337, metadata={"help": "random seed (initialisation, dropout)"})
     threads: int = field(default=0, metadata={"help": "CPU threads (0: all cores)"})
@@ -78,17 +79,25 @@ def optimizer(model: CharLM, cfg: TrainConfig, lr: float) -> torch.optim.Optimiz
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.99))
 
 
+def held_out(cfg: TrainConfig, corpus) -> tuple[int, int]:
+    """(start, end) characters of the train split kept out of training and of the word counts."""
+    return held_out_span(cfg.held_out_chars, corpus.meta["train_chars"], cfg.held_out_at)
+
+
 def word_stats(cfg: TrainConfig, corpus, should_stop=None) -> NgramModel:
-    """Word n-grams of the train split less its held-out tail, shipped for the keyboard."""
-    train_chars = corpus.meta["train_chars"]
-    return count_words(cfg.corpus, cfg.encoding, train_chars - held_out_size(cfg.held_out_chars, train_chars),
+    """Word n-grams of the train split less its held-out piece, shipped for the keyboard."""
+    return count_words(cfg.corpus, cfg.encoding, corpus.meta["train_chars"], held_out(cfg, corpus),
                        corpus.tokenizer.kind == JAMO, should_stop)
 
 
 def held_out_text(cfg: TrainConfig, corpus) -> str:
-    """The train split's tail kept out of training and of the word counts."""
-    end = corpus.meta["train_chars"]
-    return text_slice(cfg.corpus, cfg.encoding, end - held_out_size(cfg.held_out_chars, end), end)
+    """The piece of the train split kept out of training and of the word counts."""
+    return text_slice(cfg.corpus, cfg.encoding, *held_out(cfg, corpus))
+
+
+def training_ids(cfg: TrainConfig, ids, held_tokens: int):
+    """The train split's ids less those of its held-out piece."""
+    return ids[held_tokens:] if cfg.held_out_at == HEAD else ids[:len(ids) - held_tokens]
 
 
 RESUME_OVERRIDES = ("max_steps", "max_minutes", "patience", "eval_interval")

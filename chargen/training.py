@@ -25,7 +25,8 @@ from .model import CharLM, ModelConfig
 from .sizing import auto_size
 from .stopping import Interrupted, StopFlag
 from .heldout import estimate_mixture
-from .train_config import RESUME_OVERRIDES, TrainConfig, held_out_text, optimizer, schedule, word_stats
+from .train_config import (RESUME_OVERRIDES, TAIL, TrainConfig, held_out_text, optimizer, schedule, training_ids,
+                           word_stats)
 
 SYNC_EVERY = 4                    # steps between the ranks' agreements on stopping (DDP only)
 
@@ -53,7 +54,7 @@ class Run:
                                      progress=cfg.progress, should_stop=stop.requested)
         self.tokenizer = self.corpus.tokenizer
         self.words = word_stats(cfg, self.corpus, stop.requested) if dist.is_main else None   # rank 0 writes
-        # the train split's tail, kept out of training and the word counts, on which each best/ save
+        # the train split's head, kept out of training and the word counts, on which each best/ save
         # estimates the keyboard's mixture weights (rank 0 reads it; every rank leaves its ids out)
         self.held_out = held_out_text(cfg, self.corpus) if dist.is_main else ""
         self.held_tokens = dist.broadcast_object(len(self.tokenizer.encode(self.held_out)) if dist.is_main else None)
@@ -71,7 +72,8 @@ class Run:
         saved = read_config(out / "last")
         keep = {k: v for k, v in saved["train"].items() if k in {f.name for f in fields(TrainConfig)}}
         overrides = {k: v for k, v in (resume_overrides or {}).items() if k in RESUME_OVERRIDES}
-        keep.setdefault("held_out_chars", 0)      # a run saved before there was a held-out tail trained on all
+        keep.setdefault("held_out_chars", 0)      # a run saved before there was a held-out piece trained on all
+        keep.setdefault("held_out_at", TAIL)      # one saved before the piece moved to the head held out the tail
         keep.update(resume=True, progress=cfg.progress, threads=cfg.threads, device=cfg.device, **overrides)
         self.model, tokenizer, _ = load_checkpoint(out / "last")
         self.resume_state = load_trainer_state(out / "last")
@@ -95,9 +97,8 @@ class Run:
         if dist.rank and self.resume_state is None:
             torch.manual_seed(cfg.seed + dist.rank)      # its own dropout masks; the weights are rank 0's
         self.opt = optimizer(self.model, cfg, cfg.lr)
-        ids = self.corpus.train_ids
-        self.batches = TBPTTBatches(ids[:len(ids) - self.held_tokens], cfg.batch_size, cfg.bptt_len, dist.rank,
-                                    dist.world_size)
+        self.batches = TBPTTBatches(training_ids(cfg, self.corpus.train_ids, self.held_tokens), cfg.batch_size,
+                                    cfg.bptt_len, dist.rank, dist.world_size)
         self.val_split = ValSplit(self.corpus, cfg.val_max_tokens)
         return cfg
 

@@ -124,8 +124,8 @@ def test_old_checkpoints_keep_loading_and_suggest_as_before(tmp_path):
     assert load_words(tmp_path) is None                  # a damaged file only costs the word side
 
 
-def test_training_ships_n_grams_without_the_held_out_tail_and_weights_estimated_on_it(tmp_path):
-    train_part = STORY * 3 + "Zanzibar quokka zephyr. " * 4     # these words only in the train split's tail
+def test_training_ships_n_grams_without_the_held_out_head_and_weights_estimated_on_it(tmp_path):
+    train_part = "Zanzibar quokka zephyr. " * 4 + STORY * 3     # these words only in the train split's head
     val = (STORY * 2)[:len(train_part) // 9 + 1]                   # the last tenth validates
     assert int(len(train_part + val) * 0.9) == len(train_part)
     corpus = tmp_path / "story.txt"
