@@ -12,6 +12,8 @@ keys typed so far (``keys.word_keys``). Usage (from a session):
 """
 from __future__ import annotations
 
+from functools import partial
+
 from .completion import beam_search
 from .hangul import is_hangul
 from .keys import char_keys, text_jamo_keys, word_keys
@@ -26,12 +28,13 @@ def candidates(s, word: str, n: int, min_keys: int = 1, absolute: bool = False) 
     the n most probable of those that add at least ``min_keys`` keys. ``absolute``: probabilities of
     the whole word in its context (the typed prefix included), not relative to the candidates."""
     word_ids = s._word_ids(word)
-    if absolute:
-        found = candidates(s, word, n, min_keys)
-        total = _mixed_total(s, word, word_ids) if isinstance(s.p.words, NgramModel) else \
-            s._prefix_prob(word_ids, len(s.ids)) if s.p.subword is None else 1.0
-        return [(w, q * total) for w, q in found]
-    combine = _mixed if isinstance(s.p.words, NgramModel) else _blend
+    if isinstance(s.p.words, NgramModel):
+        combine = partial(_mixed, absolute=absolute)
+    elif absolute:        # P(word | prefix typed) times the character model's P(prefix typed)
+        scale = s._prefix_prob(word_ids, len(s.ids)) if s.p.subword is None else 1.0
+        return [(w, q * scale) for w, q in candidates(s, word, n, min_keys)]
+    else:
+        combine = _blend
     if s.composing and word and s.p.token_keys is not None and is_hangul(word[-1]):
         back = len(s.p.tokenizer.encode(word[-1]))        # a jamo model's syllable: 2 or 3 ids
         typed = word_keys(word)
@@ -83,18 +86,17 @@ def _shown_sum(pairs) -> dict:
 
 
 def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
-           open_keys: tuple = (), typed_keys: tuple = (), end: int | None = None) -> list[tuple[str, float]]:
+           open_keys: tuple = (), typed_keys: tuple = (), end: int | None = None,
+           absolute: bool = False) -> list[tuple[str, float]]:
     """The learned mixture of whole-word probabilities from the word's start (see chargen.mixture):
     l_char P_char(typed) P_char(rest | typed) + l_ngram P_ngram(w | u v) + l_cache P_cache(w | v),
     with the session's weights. Each part proposes its likeliest words; the likeliest word-side
     candidates are scored exactly by the character model in the beam's batched steps. A part left
     out of the predictor (``char=False``, ``cache=False``) weighs nothing. Probabilities are
-    returned relative to the candidates' total."""
+    returned relative to the candidates' total (``absolute``: as they are)."""
     p = s.p
     cache = s._words.update(s.text)          # the words typed so far move the weights first
-    weights = list(s._words.mixture.weights)
-    weights[0] *= p.char
-    weights[2] *= p.cache
+    weights = s._words.shares(p)
     key = p.word_key(word[:-1] if open_keys else word)
     limit = p.pool * (8 if open_keys else 1)     # a shorter prefix: draw more, keep those that fit
     u, v = (fold(p.word_key(w)) if w else None for w in previous_words(s.text))
@@ -120,8 +122,7 @@ def _mixed(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
                              stepper=s.stepper)
         typed_p = s._prefix_prob(word_ids, end)
     scores = {w: weights[0] * typed_p * char_p.get(w, 0.0) + word_side.get(w, 0.0) for w in set(char_p) | set(word_side)}
-    total = sum(scores.values()) or 1.0
-    s._mixed_total = (len(s.text), word, total)      # what the relative probabilities were divided by
+    total = 1.0 if absolute else sum(scores.values()) or 1.0
     return sorted(((w, q / total) for w, q in scores.items()), key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -168,8 +169,3 @@ def _blend(s, word: str, word_ids: list[int], n: int, min_keys: int = 1,
     scores = {w: blend * char_p.get(w, 0.0) + (1 - blend) * word_p.get(w, 0.0) for w in set(char_p) | set(word_p)}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
-
-def _mixed_total(s, word: str, word_ids) -> float:
-    """The sum of the whole-word probabilities the last ``_mixed`` ranked (the same text and word)."""
-    got = getattr(s, "_mixed_total", None)
-    return got[2] if got is not None and got[:2] == (len(s.text), word) else 1.0

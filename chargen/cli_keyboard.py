@@ -19,7 +19,7 @@ from .keys import jamo_keys
 from .keystrokes import ComposedTyping, JamoTyping, ModelEngine, keystroke_savings
 from .predictor import Predictor
 from .typed_loss import typed_loss
-from .typos import LEVELS
+from .typos import LEVELS, review
 from .words import current_word
 
 
@@ -126,8 +126,8 @@ def _suggestion_line(session, n: int, level: str = "modest") -> str:
     words = session.complete_word(n) if current_word(session.text) else session.next_words(n)
     line = f"next: {chars}   words: " + " | ".join(f"{w} ({p:.2f})" for w, p in words)
     if current_word(session.text):
-        fix = session.autocorrection(level)
-        line += "   corrections: " + " | ".join(f"{w} ({p:.2f})" for w, p in session.correct_word(n)) + \
+        fixes, fix = review(session, n, level)
+        line += "   corrections: " + " | ".join(f"{w} ({p:.2f})" for w, p in fixes) + \
             f"   autocorrect on space: {fix or '(keep as typed)'}"
     return line
 

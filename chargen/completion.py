@@ -79,6 +79,20 @@ def _walk_forced(rests: dict, rows: dict, logp: np.ndarray, forced_lp: dict, dep
             forced_lp[w] += float(row[r[depth]]) if depth < len(r) else float(np.log(np.exp(row[boundary]).sum()))
 
 
+def word_logprobs(p, trie: Trie, root: tuple, words: dict, stepper) -> dict[str, float]:
+    """log P_char of each word's tokens (``words``: word -> token ids) from the trie node ``root``,
+    then a boundary: the forced walk of ``beam_search`` alone, one batched step per depth."""
+    lp = dict.fromkeys(words, 0.0)
+    logp, rows = trie.nodes[root][1][None], {(): 0}
+    for depth in itertools.count():
+        _walk_forced(words, rows, logp, lp, depth, p.boundary_ids)
+        todo = sorted({tuple(r[:depth + 1]) for r in words.values() if depth + 1 <= len(r)})
+        if not todo:
+            return lp
+        rows = {q: i for i, q in enumerate(todo)}
+        logp = trie.expand(stepper, [root + q for q in todo])
+
+
 def beam_search(p, trie: Trie, root: tuple, word_ids: list[int], n: int, forced=(), min_keys: int = 1,
                 open_keys: tuple = (), added0: int = 0, renormalise: bool = True, stepper=None) -> dict[str, float]:
     """P_char of completions of the word: a beam search over tokens until a word boundary, kept going

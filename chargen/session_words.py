@@ -30,6 +30,13 @@ def cache_share(weight: float, cached: int) -> float:
     return weight * cached / (cached + CACHE_PRIOR)
 
 
+def own_prob(cache, lex, prev: str | None, w: str) -> float:
+    """The own-words part of a word's probability: the session cache's, half and half with the
+    user's lexicon when the session learns and the lexicon holds words."""
+    q = cache.prob(prev, w)
+    return (1 - LEXICON_SHARE) * q + LEXICON_SHARE * lex.prob(prev, w) if lex else q
+
+
 class SessionWords:
     def __init__(self, words, word_key, char_prob=None):
         self.words = words               # the checkpoint's NgramModel, WordModel (version 1) or None
@@ -39,6 +46,12 @@ class SessionWords:
         self.mixture = Mixture(words.mixture if isinstance(words, NgramModel) else None)
         self.history = (None, None)      # the two words before the next one, as the n-grams count them
         self.lexicon = lambda: None      # the user's lexicon, when the session learns (see chargen.lexicon)
+
+    def shares(self, p) -> list[float]:
+        """The session's (char, n-gram, own words) mixture weights, less the parts the predictor
+        leaves out (``char=False``, ``cache=False``): they weigh nothing."""
+        w = list(self.mixture.weights)
+        return [w[0] * p.char, w[1], w[2] * p.cache]
 
     def update(self, text: str) -> WordCache:
         """The cache after the words of ``text`` before its current word (pushing only the new ones
@@ -66,10 +79,7 @@ class SessionWords:
         if isinstance(words, NgramModel):
             u, v = self.history
             p_char = self.char_prob(*span) if span is not None and self.char_prob is not None else None
-            lex, p_cache = self.lexicon(), cache.prob(prev, w)
-            if lex:                      # the cache's part: the session's words and the lexicon's (blend)
-                p_cache = (1 - LEXICON_SHARE) * p_cache + LEXICON_SHARE * lex.prob(prev, w)
-            self.mixture.update((p_char, words.prob(u, v, fold(w)), p_cache))
+            self.mixture.update((p_char, words.prob(u, v, fold(w)), own_prob(cache, self.lexicon(), prev, w)))
             self.history = (v, fold(w))
         elif words is not None and prev is not None:
             # Version 1: online EM for the cache's share, how much better it predicted this word than

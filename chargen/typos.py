@@ -19,12 +19,13 @@ import re
 
 import numpy as np
 
+from .blend import candidates, cased
+from .completion import word_logprobs
 from .ngram import NgramModel, fold
 from .noise import NoiseModel, case_logp, spell_keys
-from .session_words import cache_share
+from .session_words import cache_share, own_prob
 from .vocab import Vocabulary
-from .blend import candidates, cased
-from .words import current_word, previous_word, previous_words, sentence_start
+from .words import current_word, is_word_char, previous_word, previous_words, sentence_start
 
 UNKNOWN_PENALTY = math.log(0.02)   # a word no vocabulary holds (chosen on held-out typing, see README)
 MARGINS = {"modest": 2.0, "aggressive": 0.7}   # nats the best correction must beat the word as typed by
@@ -45,8 +46,7 @@ def weights(s) -> tuple[float, float, float]:
     """(char, n-gram, own words) shares of a whole word's probability in this session."""
     p = s.p
     if isinstance(p.words, NgramModel):
-        w = list(s._words.mixture.weights)
-        return w[0] * p.char, w[1], w[2] * p.cache
+        return tuple(s._words.shares(p))
     if p.words is None:
         return 1.0, 0.0, 0.0
     cache = s._words.cache
@@ -70,13 +70,7 @@ def word_side(s, shown: list[str], stat_keys: list[str | None]) -> np.ndarray:
         stat = [p.words.prob(prev, k) if k is not None else 0.0 for k in stat_keys]
     else:
         stat = [0.0] * len(shown)
-    own = []
-    for w in shown:
-        k = p.word_key(w)
-        q = cache.prob(prev, k)
-        if lex:
-            q = 0.5 * q + 0.5 * lex.prob(prev, k)
-        own.append(q)
+    own = [own_prob(cache, lex, prev, p.word_key(w)) for w in shown]
     return w_stats * np.array(stat) + w_own * np.array(own)
 
 
@@ -84,26 +78,13 @@ def char_probs(s, shown: list[str]) -> np.ndarray:
     """P_char of each whole word from the current word's start (its tokens, then a boundary), walked
     in batched steps on the session's trie; zeros where the start's state is no longer cached or
     the model is a subword one."""
-    p, out = s.p, np.zeros(len(shown))
-    word = current_word(s.text)
-    start = len(s.ids) - len(s._word_ids(word))
-    st = s._states.get(start)
+    p = s.p
+    st = s._states.get(len(s.ids) - len(s._word_ids(current_word(s.text))))
     if p.subword is not None or s.remainder or st is None or not shown:
-        return out
-    trie = s._trie
-    root = trie.root(st, [], st[0], st[1])            # the word's start (kept if the trie is this word's)
-    ids = [p.tokenizer.encode(w) for w in shown]
-    lp = np.zeros(len(shown))
-    for d in range(max(len(t) for t in ids) + 1):
-        paths = sorted({tuple(t[:d]) for t in ids if len(t) >= d})
-        rows = dict(zip(paths, trie.expand(s.stepper, [root + q for q in paths])))
-        for j, t in enumerate(ids):
-            if len(t) > d:
-                lp[j] += float(rows[tuple(t[:d])][t[d]])
-            elif len(t) == d:
-                row = rows[tuple(t)]
-                lp[j] += float(np.log(np.exp(row[p.boundary_ids]).sum()))
-    return np.exp(lp)
+        return np.zeros(len(shown))
+    root = s._trie.root(st, [], st[0], st[1])          # the word's start (kept if the trie is this word's)
+    lp = word_logprobs(p, s._trie, root, {w: p.tokenizer.encode(w) for w in shown}, s.stepper)
+    return np.exp(np.array([lp[w] for w in shown]))
 
 
 def protected(s, word: str) -> bool:
@@ -169,7 +150,7 @@ def scored(s, typed: str, prefix: bool = False, floor: float = -math.inf) -> dic
     p = s.p
     noise = noise_of(p)
     shown, stat = _gather(s, typed, prefix)
-    vocab = Vocabulary.of(p)
+    is_known = knower(s)
     if not prefix and typed not in shown:
         shown.append(typed)
         stat.append(None)
@@ -194,21 +175,23 @@ def scored(s, typed: str, prefix: bool = False, floor: float = -math.inf) -> dic
         prior = side[i] + w_char * chars[j]
         if prior <= 0:
             continue
-        unknown = stat[i] is None and w.lower() not in vocab.known and not s._words.cache.unigrams.get(p.word_key(w))
+        unknown = stat[i] is None and not is_known(w)
         out[w] = math.log(prior) + float(fit[i]) + (UNKNOWN_PENALTY if unknown else 0.0)
     return out
 
 
-def corrections(s, n: int = 3) -> list[tuple[str, float]]:
-    """The n likeliest words the current word was meant to be, with probabilities over the
-    candidates; the word as typed among them where it is itself plausible."""
+def _judge(s) -> tuple[str, dict | None]:
+    """The current word and its candidates' log scores (None where it is not to be corrected)."""
     typed = current_word(s.text)
+    if not typed or protected(s, typed):
+        return typed, None
+    return typed, scored(s, typed) or None
+
+
+def _ranked(typed: str, got: dict | None, n: int) -> list[tuple[str, float]]:
     if not typed:
         return []
-    if protected(s, typed):
-        return [(typed, 1.0)]
-    got = scored(s, typed)
-    if not got:
+    if got is None:
         return [(typed, 1.0)]
     top = max(got.values())
     z = sum(math.exp(v - top) for v in got.values())
@@ -216,29 +199,44 @@ def corrections(s, n: int = 3) -> list[tuple[str, float]]:
     return [(_display(w, typed), math.exp(v - top) / z) for w, v in ranked]
 
 
+def _level(level: str) -> str:
+    if level not in LEVELS:
+        raise ValueError(f"autocorrect level must be one of {', '.join(LEVELS)}, not {level!r}")
+    return level
+
+
+def _fix(typed: str, got: dict | None, level: str) -> str | None:
+    if level == "off" or len(typed) < 2 or not got or typed not in got:
+        return None
+    best = max(got, key=lambda w: (got[w], w))
+    return None if best == typed or got[best] - got[typed] < MARGINS[level] else _display(best, typed)
+
+
+def corrections(s, n: int = 3) -> list[tuple[str, float]]:
+    """The n likeliest words the current word was meant to be, with probabilities over the
+    candidates; the word as typed among them where it is itself plausible."""
+    return _ranked(*_judge(s), n)
+
+
 def autocorrection(s, level: str = "modest") -> str | None:
     """What autocorrect puts in place of the current word on a space or punctuation: the best
     correction when it beats the word as typed by the level's margin, else None."""
-    if level not in LEVELS:
-        raise ValueError(f"autocorrect level must be one of {', '.join(LEVELS)}, not {level!r}")
-    typed = current_word(s.text)
-    if level == "off" or len(typed) < 2 or protected(s, typed):
+    if _level(level) == "off" or len(current_word(s.text)) < 2:
         return None
-    got = scored(s, typed)
-    if not got or typed not in got:
-        return None
-    best = max(got, key=lambda w: (got[w], w))
-    if best == typed or got[best] - got[typed] < MARGINS[level]:
-        return None
-    return _display(best, typed)
+    return _fix(*_judge(s), level)
 
 
-def known(s, w: str) -> bool:
-    """Whether a vocabulary, this session or the user's lexicon holds the word."""
-    key = s.p.word_key(w)
-    lex = s._words.lexicon()
-    return (w.lower() in Vocabulary.of(s.p).known or bool(s._words.update(s.text).unigrams.get(key))
-            or bool(lex and lex.words.get(key)))
+def review(s, n: int, level: str) -> tuple[list[tuple[str, float]], str | None]:
+    """Both answers from one scoring: (corrections, autocorrection at ``level``)."""
+    _level(level)
+    typed, got = _judge(s)
+    return _ranked(typed, got, n), _fix(typed, got, level)
+
+
+def knower(s):
+    """A test of whether a vocabulary, this session or the user's lexicon holds a word."""
+    vocab, cache, lex, key = Vocabulary.of(s.p).known, s._words.update(s.text).unigrams, s._words.lexicon(), s.p.word_key
+    return lambda w: w.lower() in vocab or bool(cache.get(key(w))) or bool(lex and lex.words.get(key(w)))
 
 
 def completions(s, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
@@ -253,12 +251,11 @@ def completions(s, n: int, min_keys: int = 1) -> list[tuple[str, float]]:
     if len(word) < MIN_TYPED or protected(s, word) or (s.composing and p.korean):
         return [(w, q) for w, q in candidates(s, word, n, min_keys) if not w.endswith("'")]
     literal = candidates(s, word, n + 2, min_keys, absolute=True)
-    keys = spell_keys(word, p.korean)
-    clean = noise_of(p).clean_logp(len(keys))
-    out = {}
+    clean = noise_of(p).clean_logp(len(spell_keys(word, p.korean)))
+    is_known, out = knower(s), {}
     for w, q in literal:
         if q > 0 and not w.endswith("'"):
-            out[w] = math.log(q) + clean + (0.0 if known(s, w) else UNKNOWN_PENALTY)
+            out[w] = math.log(q) + clean + (0.0 if is_known(w) else UNKNOWN_PENALTY)
     starts = sentence_start(s.text)
     floor = max(out.values(), default=-math.inf) - COMPETE
     for w, v in scored(s, word, prefix=True, floor=floor).items():
@@ -283,7 +280,7 @@ def keyboard_edit(s, text: str, level: str = "off") -> str:
         s.set_text(restored)
         return restored
     if level != "off" and len(text) == len(s.text) + 1 and text.startswith(s.text) \
-            and not text[-1].isalnum() and text[-1] != "'" and current_word(s.text):
+            and not is_word_char(text[-1]) and current_word(s.text):
         better = autocorrection(s, level)
         if better is not None:
             word = current_word(s.text)

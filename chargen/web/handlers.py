@@ -21,6 +21,7 @@ from ..checkpoint import CheckpointError
 from ..keys import delete_key, is_jamo, key_distribution, type_jamo, typed_jamo
 from ..sample import SampleConfig
 from ..profile import ProfileError, wipe
+from ..typos import review
 from ..typists import Typist, TypistPool, keystroke_async
 from ..words import current_word
 from .render import render_panel
@@ -218,6 +219,5 @@ class KeyboardApi:
 
 def corrections_answer(s, n: int, level: str) -> dict:
     """The API's typo fields: the current word's corrections and what autocorrect would do on a space."""
-    if not current_word(s.text):
-        return {"corrections": [], "autocorrect": None}
-    return {"corrections": [[w, p] for w, p in s.correct_word(n)], "autocorrect": s.autocorrection(level)}
+    fixes, fix = review(s, n, level)
+    return {"corrections": [[w, p] for w, p in fixes], "autocorrect": fix}
