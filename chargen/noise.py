@@ -9,7 +9,8 @@ in ``NoiseParams``, each set from a published figure:
 - the per-key rates of deletion (0.005), insertion (0.005), transposition (0.01), a lost capital
   (0.08) and a first-letter deletion at 0.36 of the others: kebbie's noise model of real typing
   (FleksySDK, MIT), the one its keyboard benchmark types with;
-- substitutions: 1.5% of taps land on another key, spread by a Gaussian of σ = 0.55 key widths over
+- substitutions: 0.5% of taps land on another key (kebbie's typists: about 0.5% per key), spread by a
+  Gaussian of σ = 0.55 key widths over
   the key centres (AOSP LatinIME scores a touch by its squared distance over the common key width;
   its edit weights make a proximity error the cheapest, then substitution, omission, transposition
   and insertion, which these rates follow).
@@ -36,7 +37,7 @@ NEG = -1e9                       # log 0, finite so that numpy sums stay exact
 
 @dataclass(frozen=True)
 class NoiseParams:
-    substitution: float = 0.015       # a tap lands on another key
+    substitution: float = 0.005       # a tap lands on another key
     sigma: float = 0.55               # key widths: how far a missed tap strays
     deletion: float = 0.005           # a key meant is not typed
     first_deletion: float = 0.36      # ... at this fraction of the rate for a word's first key
