@@ -151,10 +151,25 @@ def test_backspace_paste_chips_and_keys(page):
     page.locator("#kb_panel .chips button.chip").first.click()                         # a chip types its character
     expect(box(page)).to_have_value(re.compile(r"^You are all resolved rather to d.$"), timeout=TIMEOUT)
     before = box(page).input_value()
+    page.locator("#kb_autocorrect label", has_text="off").click()      # the keys as typed (autocorrect has its test)
     page.locator("#kb_panel .keyboard button[data-key='k:space']").click()                 # an on-screen key
     expect(box(page)).to_have_value(before + " ", timeout=TIMEOUT)
     page.locator("#kb_panel .keyboard button[data-key='k:bksp']").click()
     expect(box(page)).to_have_value(before, timeout=TIMEOUT)
+
+
+def test_on_screen_space_autocorrects_and_backspace_undoes_it(page):
+    from playwright.sync_api import expect
+    box(page).click()
+    page.keyboard.type("First Citizn")
+    expect(page.locator("#kb_panel .sugg.fix").first).to_have_text("Citizen", timeout=TIMEOUT)   # a marked correction
+    page.locator("#kb_autocorrect label", has_text="modest").click()
+    page.locator("#kb_panel .keyboard button[data-key='k:space']").click()
+    expect(box(page)).to_have_value("First Citizen ", timeout=TIMEOUT)
+    page.locator("#kb_panel .keyboard button[data-key='k:bksp']").click()    # right after: what was typed
+    expect(box(page)).to_have_value("First Citizn", timeout=TIMEOUT)
+    page.locator("#kb_panel .keyboard button[data-key='k:space']").click()    # and it is not corrected again
+    expect(box(page)).to_have_value("First Citizn ", timeout=TIMEOUT)
 
 
 def test_korean_ime_input_gives_korean_suggestions(page):

@@ -82,8 +82,10 @@ def forget_profile(catalog: Catalog, model: str | None, typist, browser: str) ->
     return "Forgotten: back to the trained model" + (", and the kept profile is deleted." if gone else ".")
 
 
-def press(catalog: Catalog, key: str, text: str, model: str | None, typist) -> str:
-    """The text after a click on a suggestion (w:), a chip (c:) or an on-screen key (k:)."""
+def press(catalog: Catalog, key: str, text: str, model: str | None, typist, autocorrect: str = "off") -> str:
+    """The text after a click on a suggestion (w:), a chip (c:) or an on-screen key (k:). A space or
+    punctuation key after a word autocorrects it at the ``autocorrect`` level, and ⌫ right after
+    brings back what was typed (``Session.edit``)."""
     text = text or ""
     kind, _, value = key.partition(":")
     value = unquote(value)
@@ -97,11 +99,22 @@ def press(catalog: Catalog, key: str, text: str, model: str | None, typist) -> s
         s = typist.session_for(predictor, model, text)
         if kind == "k":
             if value == "bksp":
-                return delete_key(text, predictor.jamo)
+                return _edited(s, text, delete_key(text, predictor.jamo), autocorrect)
             _, best = key_distribution(s)
             value = best.get(value) or {"space": " ", "enter": "\n"}.get(value) or \
                 (typed_jamo(value) if predictor.jamo else value)
+            if not (predictor.jamo and is_jamo(value)):
+                return _edited(s, text, text + value, autocorrect)
     return type_jamo(text, value) if predictor.jamo and is_jamo(value) else text + value
+
+
+def _edited(s, text: str, new: str, level: str) -> str:
+    """``new`` as the keyboard session makes it (an autocorrection, or its undo), for a session that
+    reads ``text`` from ``s.offset`` on."""
+    head = text[:s.offset]
+    if not new.startswith(head):
+        return new
+    return head + s.edit(new[len(head):], level)
 
 
 def model_card(catalog: Catalog, model: str | None):

@@ -18,6 +18,7 @@ from ..sample import SampleConfig
 from ..sizing import PRESETS, preset_label
 from ..tokenizer import CHAR, DEFAULT_SUBWORD_VOCAB, KINDS
 from ..typists import keystroke
+from ..typos import LEVELS
 from .handlers import (NO_MODEL, KeyboardApi, forget_profile, keep_profile, keyboard_view, model_card, model_sample,
                        press, stream_generate)
 from .inside_tab import inside_tab, wire_inside
@@ -87,6 +88,9 @@ def _keyboard_tab(ui, default) -> None:
                                    info="this tab only; nothing leaves it unless you keep it")
             ui.keep = gr.Button("Keep what I taught it", elem_id="kb_keep", scale=1)
             ui.forget = gr.Button("Forget", variant="stop", elem_id="kb_forget", scale=1)
+            ui.autocorrect = gr.Radio(list(LEVELS), value="modest", label="Autocorrect", elem_id="kb_autocorrect",
+                                      scale=2, info="on the on-screen keyboard's space and punctuation; "
+                                      "⌫ right after undoes it")
         ui.kb_note = gr.Markdown("", elem_id="kb_note")
 
 
@@ -165,9 +169,10 @@ def _wire_keyboard(ui, catalog: Catalog) -> None:
     ui.forget.click(lambda m, st, b: keystroke(forget_profile, catalog, m, st, b), [ui.model, ui.typist, ui.browser],
                     ui.kb_note, queue=False, **PRIVATE).then(ui.on_text, ui.kb_in, ui.kb_out, queue=False, **PRIVATE)
 
-    def on_press(text, model, typist, evt: gr.EventData):
-        return press(catalog, (evt._data or {}).get("key", ""), text, model, typist)
-    ui.panel.click(on_press, [ui.text, ui.model, ui.typist], ui.text, show_progress="hidden", queue=False, **PRIVATE)
+    def on_press(text, model, typist, level, evt: gr.EventData):
+        return press(catalog, (evt._data or {}).get("key", ""), text, model, typist, level or "off")
+    ui.panel.click(on_press, [ui.text, ui.model, ui.typist, ui.autocorrect], ui.text, show_progress="hidden",
+                   queue=False, **PRIVATE)
     ui.model.change(ui.on_text, ui.kb_in, ui.kb_out, show_progress="hidden", **PRIVATE) \
         .then(ui.show_card, ui.model, [ui.card, ui.config], **PRIVATE) \
         .then(lambda m: model_sample(catalog, m), ui.model, ui.sample, **PRIVATE)

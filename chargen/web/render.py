@@ -31,8 +31,10 @@ def _button(cls: str, key: str, label: str, title: str = "", style: str = "") ->
 
 def render_suggestions(text: str, words: list, message: str = "") -> str:
     kind = "next words" if not current_word(text) else "completions"
-    inner = html.escape(message) if message else "".join(
-        _button("sugg", "w:" + quote(w), html.escape(w)) for w in words) or '<span class="none">—</span>'
+    typed = current_word(text)
+    inner = html.escape(message) if message else "".join(       # a correction (not the typed word's completion) marked
+        _button("sugg" if w.startswith(typed) else "sugg fix", "w:" + quote(w), html.escape(w),
+                "" if w.startswith(typed) else f"correction of {typed}") for w in words) or '<span class="none">—</span>'
     return (f'<div class="sugg-bar" data-len="{len(text)}" data-kind="{kind}">'
             f'<span class="kind">{kind}</span>{inner}</div>')
 
@@ -108,6 +110,7 @@ CSS = """
 .pchart-box .cap { font-size: 0.8em; opacity: 0.6; margin-bottom: 4px; }
 .sugg-bar { display: flex; gap: 8px; align-items: center; min-height: 44px; }
 .sugg-bar .kind { font-size: 0.8em; opacity: 0.6; width: 6.5em; }
+.sugg.fix { font-weight: 700; text-decoration: underline dotted; }
 .sugg { flex: 1; padding: 8px; border-radius: 8px; font-size: 1.05em; cursor: pointer;
   background: var(--button-secondary-background-fill); border: 1px solid var(--border-color-primary); }
 .adapt-status { font-size: 0.85em; opacity: 0.75; }
