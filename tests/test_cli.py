@@ -149,3 +149,24 @@ def test_korean_syllable_model_jamo_typing_and_composing(tmp_path, capsys):
     assert main(["suggest", "--checkpoint", str(run), "--text", "배우들 연기가 초", "--composing", "-n", "8"]) == 0
     words = capsys.readouterr().out.split("words: ")[1]
     assert "최고였어요" in words                       # 초 is on its way to 최 (ㅊ ㅗ ㅣ): the word statistics know it
+
+
+def test_eval_typos(tmp_path, capsys):
+    from chargen import typing_bench
+    if not typing_bench.kebbie_available():              # .ci/run installs it
+        pytest.skip("kebbie is not installed (pip install --no-deps kebbie==0.5.1)")
+    text = tmp_path / "t.txt"
+    text.write_text("Emma was very happy with the news. She went to see her father at once. "
+                    "Mr. Knightley came in the evening and they talked for an hour.\n" * 3)
+    assert main(["eval", "--text", str(text), "--typos", "--typo-sentences", "3", "--json", str(tmp_path / "t.json")]) == 0
+    assert "F0.9" in capsys.readouterr().out
+    t = json.loads((tmp_path / "t.json").read_text())
+    assert 0 <= t["typos_precision"] <= 1 and t["typos_n_clean"] + t["typos_n_typo"] > 20
+
+
+def test_eval_typos_refuses_what_it_cannot_type(tmp_path, capsys):
+    text = tmp_path / "k.txt"
+    text.write_text("영화 정말 재밌어요. 배우들 연기가 최고였어요.\n" * 5, encoding="utf-8")
+    assert main(["eval", "--text", str(text), "--typos", "--json", str(tmp_path / "k.json")]) == 2
+    assert "error: eval --typos types English" in capsys.readouterr().err
+    assert not (tmp_path / "k.json").exists()
