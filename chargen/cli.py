@@ -91,7 +91,8 @@ def cmd_train(args) -> int:
         raise ValueError("give the text to learn: --corpus PATH [PATH ...] (or --resume a run)")
     try:
         summary = train(cfg, dataclass_from_args(ModelConfig, args), command=_command_line(args),
-                        log=lambda m: print(m, file=sys.stderr), resume_overrides=overrides)
+                        log=lambda m: print(m, file=sys.stderr), resume_overrides=overrides,
+                        given={k for k, v in vars(args).items() if v is not None})
     except Interrupted as e:             # before the first checkpoint: nothing to resume yet
         print(f"{e}: nothing was saved yet; run the same command again to start over", file=sys.stderr)
         return 130
@@ -171,6 +172,14 @@ def cmd_info(args) -> int:
               f"{metrics.get('val_bpc', float('nan')):.4f} bpc at step {metrics.get('step')}")
     if config.get("command"):
         print(f"trained:   {config['command']}")
+    parent = config.get("parent")
+    while parent:                        # the lineage: parent, grandparent, ...
+        pc = parent.get("corpus") or {}
+        print(f"parent:    {parent.get('name')} ({parent.get('path')}, weights sha256 "
+              f"{str(parent.get('weights_sha256'))[:16]}...), trained on {', '.join(pc.get('files', [])) or '?'}")
+        parent = parent.get("parent")
+    if config.get("train", {}).get("replay"):
+        print(f"replay:    {config['train']['replay']:.0%} of the training text from the parent's corpus")
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .distributed import setup
+from .finetune import inherit, load_parent
 from .model import ModelConfig
 from .stopping import StopFlag
 from .train_config import RESUME_OVERRIDES, WORDS_MAX_CHARS, TrainConfig  # noqa: F401  (the public names)
@@ -23,7 +24,7 @@ from .training import Run
 
 def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str | None = None,
           callback=None, log=print, resume_overrides: dict | None = None, on_record=None,
-          should_stop=None) -> dict:
+          should_stop=None, given: set | None = None) -> dict:
     """Train (or resume) a run; returns a summary dict. ``callback(step, info)`` runs after each step
     (info: loss, lr, grad_norm: the pre-clip gradient norm).
     ``on_record(record)`` receives every metrics.jsonl record as it is written ("train": loss, bpc,
@@ -41,16 +42,24 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig | None = None, command: str |
     Under ``torchrun`` (WORLD_SIZE > 1) this is one rank of a DistributedDataParallel job: each rank
     trains on its contiguous share of the batch rows, validation is summed over the ranks, every
     stop decision is taken together, and rank 0 alone writes files.
+
+    ``cfg.init_from`` fine-tunes a checkpoint (see ``finetune``); ``given`` names the flags the user
+    set (the CLI's), so that only those are checked against the parent (None: those off their defaults).
     """
     if not cfg.out:
         raise ValueError("give a run directory: --out DIR")
     cfg.validate()
+    parent = None
+    if cfg.init_from and not cfg.resume:             # refused before anything is written
+        parent = load_parent(cfg.init_from)
+        cfg, model_cfg = inherit(cfg, model_cfg, parent, given)
     if not cfg.resume and model_cfg is not None:    # fail before reading a large corpus
         replace(model_cfg, vocab_size=2).resolved().validate()
     dist = setup(cfg.device)
     try:
         with StopFlag(should_stop) as stop:
-            summary = Run(dist, cfg, model_cfg, stop, command, log, resume_overrides, on_record, callback).fit()
+            summary = Run(dist, cfg, model_cfg, stop, command, log, resume_overrides, on_record, callback,
+                          parent).fit()
     except BaseException:
         dist.close(clean=False)      # no barrier: the other ranks may never reach it
         raise

@@ -47,6 +47,9 @@ class TrainConfig:
     threads: int = field(default=0, metadata={"help": "CPU threads (0: all cores)"})
     precision: str = field(default="auto", metadata={"help": "bf16 autocast or fp32 (auto: bf16 on a CUDA GPU or where the CPU has bf16 instructions)", "choices": ("auto", "bf16", "fp32")})
     device: str = field(default="auto", metadata={"help": "where to train (auto: the CUDA GPU when there is one)", "choices": DEVICES})
+    init_from: str = field(default="", metadata={"help": "fine-tune this checkpoint or run directory (default, korean: the bundled ones): its architecture and tokenizer, a char vocabulary grown with the new text"})
+    freeze_layers: int = field(default=0, metadata={"help": "with --init-from: the embedding and the first N recurrent layers not trained"})
+    replay: float = field(default=0.0, metadata={"help": "with --init-from: this fraction of the training text from the parent's own corpus, where its files are here"})
     resume: bool = field(default=False, metadata={"help": "continue the run in --out exactly where it stopped"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar", "cli": False})
 
@@ -58,10 +61,13 @@ class TrainConfig:
                   ("grad_clip", self.grad_clip >= 0), ("warmup_steps", self.warmup_steps >= 0),
                   ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1), ("eval_interval", self.eval_interval >= 0),
                   ("patience", self.patience >= 0), ("held_out_chars", self.held_out_chars >= 0), ("val_max_tokens", self.val_max_tokens >= 0), ("threads", self.threads >= 0),
-                  ("vocab_size", self.vocab_size >= 1), ("weight_decay", self.weight_decay >= 0)]
+                  ("vocab_size", self.vocab_size >= 1), ("replay", 0 <= self.replay < 1),
+                  ("freeze_layers", self.freeze_layers >= 0), ("weight_decay", self.weight_decay >= 0)]
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range")
+        if (self.replay or self.freeze_layers) and not self.init_from:
+            raise ValueError("--replay and --freeze-layers fine-tune a parent: give --init-from CHECKPOINT")
 
 
 def schedule(step: int, cfg: TrainConfig, peak: float, planned: int) -> float:

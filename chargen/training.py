@@ -21,6 +21,7 @@ from .data import CorpusError, TBPTTBatches
 from .distributed import (Dist, bf16_supported, default_threads, gather_rng_and_state, prepare_shared, restore_rng,
                           scatter_state, wrap_ddp)
 from .evaluate import ValSplit
+from . import finetune
 from .model import CharLM, ModelConfig
 from .sizing import auto_size
 from .stopping import Interrupted, StopFlag
@@ -35,12 +36,13 @@ class Run:
     """A run's state; every rank of a distributed job holds one, and rank 0 alone writes files."""
 
     def __init__(self, dist: Dist, cfg: TrainConfig, model_cfg, stop: StopFlag, command=None, log=print,
-                 resume_overrides: dict | None = None, on_record=None, callback=None):
+                 resume_overrides: dict | None = None, on_record=None, callback=None, parent=None):
         self.dist, self.stop, self.log, self.on_record, self.callback = dist, stop, log, on_record, callback
         self.command = command
         self.out, self.device = Path(cfg.out), dist.device
         torch.set_num_threads(cfg.threads or default_threads(dist))
-        self.resume_state, tokenizer = None, None
+        self.resume_state, tokenizer, self.parent = None, None, parent
+        self.lineage = finetune.lineage(parent) if parent else None     # a resumed one: from its config
         if cfg.resume:
             cfg, model_cfg, tokenizer = self._load_resumable(cfg, resume_overrides)
         elif (self.out / "last").exists() or (self.out / "best").exists():
@@ -49,11 +51,13 @@ class Run:
         if cfg.batch_size and cfg.batch_size % dist.world_size:
             raise ValueError(f"--batch-size {cfg.batch_size} is the global batch, shared by {dist.world_size} "
                              f"processes: give a multiple of {dist.world_size}")
+        tokenizer = finetune.grown_tokenizer(parent, cfg, stop.requested) if parent else tokenizer
         self.corpus = prepare_shared(dist, cfg.corpus, cfg.tokenizer, self.out / "data", vocab_size=cfg.vocab_size,
                                      encoding=cfg.encoding, val_fraction=cfg.val_fraction, tokenizer=tokenizer,
                                      progress=cfg.progress, should_stop=stop.requested)
         self.tokenizer = self.corpus.tokenizer
-        self.words = word_stats(cfg, self.corpus, stop.requested) if dist.is_main else None   # rank 0 writes
+        self.words = finetune.merged_words(word_stats(cfg, self.corpus, stop.requested), self.lineage) \
+            if dist.is_main else None   # rank 0 writes
         # the train split's head, kept out of training and the word counts, on which each best/ save
         # estimates the keyboard's mixture weights (rank 0 reads it; every rank leaves its ids out)
         self.held_out = held_out_text(cfg, self.corpus) if dist.is_main else ""
@@ -70,6 +74,7 @@ class Run:
         if not (out / "last").exists() and not (out / "last.old").exists():
             raise CheckpointError(f"nothing to resume in {out}: it has no last/ checkpoint")
         saved = read_config(out / "last")
+        self.lineage = saved.get("parent")
         keep = {k: v for k, v in saved["train"].items() if k in {f.name for f in fields(TrainConfig)}}
         overrides = {k: v for k, v in (resume_overrides or {}).items() if k in RESUME_OVERRIDES}
         keep.setdefault("held_out_chars", 0)      # a run saved before there was a held-out piece trained on all
@@ -90,6 +95,8 @@ class Run:
             model_cfg.vocab_size = self.tokenizer.vocab_size
             torch.manual_seed(cfg.seed)
             self.model = CharLM(model_cfg)
+            finetune.graft(self.model, self.parent)       # a fine-tune's start: its parent's weights
+        finetune.freeze(self.model, cfg.freeze_layers)
         self.model.to(self.device).train()
         self.precision = cfg.precision if cfg.precision != "auto" else \
             ("bf16" if bf16_supported(self.device) else "fp32")
@@ -97,7 +104,9 @@ class Run:
         if dist.rank and self.resume_state is None:
             torch.manual_seed(cfg.seed + dist.rank)      # its own dropout masks; the weights are rank 0's
         self.opt = optimizer(self.model, cfg, cfg.lr)
-        self.batches = TBPTTBatches(training_ids(cfg, self.corpus.train_ids, self.held_tokens), cfg.batch_size,
+        ids = finetune.with_replay(training_ids(cfg, self.corpus.train_ids, self.held_tokens), cfg, self.lineage,
+                                   self.tokenizer, self.out / "replay", self.stop.requested)   # + the parent's text
+        self.batches = TBPTTBatches(ids, cfg.batch_size,
                                     cfg.bptt_len, dist.rank, dist.world_size)
         self.val_split = ValSplit(self.corpus, cfg.val_max_tokens)
         return cfg
@@ -121,7 +130,7 @@ class Run:
             self.state = scatter_state(saved.get("hidden"), self.dist)
         meta = self.corpus.meta
         self.extra_base = {"train": asdict(self.cfg), "precision": self.precision, "device": str(self.device),
-                           "distributed": self.dist.describe(), "command": self.command,
+                           "distributed": self.dist.describe(), "command": self.command, "parent": self.lineage,
                            "corpus": {k: meta[k] for k in ("files", "sha256", "chars", "train_chars", "val_chars",
                                                            "train_tokens", "val_tokens")}}
 
