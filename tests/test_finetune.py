@@ -170,3 +170,18 @@ def test_fine_tune_interrupted_and_resumed_continues_with_the_grown_vocabulary(p
     torch.testing.assert_close(model.rnn.weight_ih_l0, p_model.rnn.weight_ih_l0)
     assert not torch.equal(model.rnn.weight_ih_l1, p_model.rnn.weight_ih_l1)
     assert math.isfinite(resumed["best_val_nats"])
+
+
+def test_replay_mixes_in_the_parents_text_only_where_it_is_the_same(tmp_path):
+    corpus = tmp_path / "en.txt"
+    corpus.write_text(ENGLISH * 20, encoding="utf-8")
+    train(tiny_train_config(corpus, tmp_path / "p", max_steps=3), _tiny(), log=lambda *a: None)
+    ft = train(tiny_train_config(_new_corpus(tmp_path), tmp_path / "ft", init_from=str(tmp_path / "p"), max_steps=3,
+                                 replay=0.5), log=lambda *a: None)
+    assert ft["step"] == 3
+    replayed = json.loads((tmp_path / "ft" / "replay" / "meta.json").read_text())
+    assert replayed["sha256"] == json.loads((tmp_path / "p" / "last" / "config.json").read_text())["corpus"]["sha256"]
+    corpus.write_text(ENGLISH * 21, encoding="utf-8")
+    assert "not the one it was trained on" in _refused(tmp_path, "--init-from", tmp_path / "p", "--replay", "0.5")
+    corpus.unlink()
+    assert "is not here" in _refused(tmp_path, "--init-from", tmp_path / "p", "--replay", "0.5")
