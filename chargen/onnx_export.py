@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,9 @@ import torch
 
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .faststep import FastStepper, pack_state, unpack_state
-from .keys import show_char
+from . import typos, vocab
+from .hangul import is_hangul
+from .keys import KOREAN_ROWS, LATIN_ROWS, char_keys, key_centres, show_char
 from .ngram import NgramModel, load_words
 from .onnx_graph import INPUTS, OPSET, OUTPUTS, step_graph
 from .onnxstep import OnnxStep
@@ -39,7 +42,7 @@ from .sample import generate, start_ids
 
 FORMAT, FORMAT_VERSION = "chargen-onnx-step", 1
 FP32, INT8, MANIFEST = "step.onnx", "step.int8.onnx", "manifest.json"
-PAGE_FILES = ("index.html", "words.js", "engine.js", "page.js")
+PAGE_FILES = ("index.html", "words.js", "typos.js", "engine.js", "page.js")
 WORDS = "words.json"          # the checkpoint's word n-grams (version 2), where it has them
 PARITY_TOKENS = 300          # export checks onnxruntime against the module over this many sampled tokens
 
@@ -64,7 +67,24 @@ def engine_tables(predictor: Predictor) -> dict:
             "token_cost": predictor.token_cost, "unk_id": tok.unk_id, "start_ids": start_ids(tok),
             "jamo": predictor.jamo, "korean": predictor.korean,
             "beam_width": predictor.beam_width, "max_word_len": predictor.max_word_len,
-            "pool": predictor.pool, "rescore": predictor.rescore, "cache": True}
+            "pool": predictor.pool, "rescore": predictor.rescore, "cache": True,
+            "typos": typo_tables(predictor.korean)}
+
+
+def typo_tables(korean: bool) -> dict:
+    """The typo decoder's numbers for the page (chargen/browser/typos.js), read from the Python
+    decoder's own: the layout's key centres, the noise rates, the neighbour lists, the decoder's
+    margins and limits, and (Korean) the keys that type each jamo."""
+    noise = typos.NoiseModel.for_script(korean)
+    jamo = {chr(c): "".join(char_keys(chr(c))) for c in [*range(0x1100, 0x1200), *range(0x3131, 0x318F)]
+            if is_hangul(chr(c))} if korean else {}
+    return {"centres": [[k, x, y] for k, (x, y) in key_centres(KOREAN_ROWS if korean else LATIN_ROWS).items()],
+            "params": asdict(noise.params), "neighbours": noise.neighbours,
+            "alphabet": [k for k in noise.keys if k.isalpha()], "jamo_keys": {c: k for c, k in jamo.items() if k != c},
+            "margins": typos.MARGINS, "levels": list(typos.LEVELS), "unknown_penalty": typos.UNKNOWN_PENALTY,
+            "min_typed": typos.MIN_TYPED, "max_word": typos.MAX_WORD, "scored": typos.SCORED,
+            "compete": typos.COMPETE, "extending": typos.EXTENDING, "max_edits": vocab.MAX_EDITS,
+            "max_keys": vocab.MAX_KEYS, "not_wordlike": typos._NOT_WORDLIKE.pattern}
 
 
 def words_note(words) -> str:

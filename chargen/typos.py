@@ -38,6 +38,7 @@ POOL = 48                          # candidates drawn before scoring
 MAX_WORD = 24                      # longer "words" (a pasted blob) are taken as typed
 COMPETE = 6.0                      # nats below the best literal completion where a correction cannot compete
 MIN_TYPED = 3                      # letters typed before completions tolerate a slip
+EXTENDING = 6                      # words drawn per prefix one slip from the keys typed (completions)
 _NOT_WORDLIKE = re.compile(r"\d|@|://|^www\.", re.I)
 
 
@@ -113,7 +114,7 @@ def _gather(s, typed: str, prefix: bool) -> tuple[list[str], list]:
     p, vocab = s.p, Vocabulary.of(s.p)
     keys = spell_keys(typed, p.korean)
     if prefix:
-        idx = vocab.extending(_one_edit(keys, noise_of(p)), 6)
+        idx = vocab.extending(_one_edit(keys, noise_of(p)), EXTENDING)
     else:
         idx = vocab.near(keys).tolist()
     shown = [vocab.shown[i] for i in idx]

@@ -37,6 +37,12 @@ PREFIXES = [AUSTEN[30_000:30_000 + n] for n in (57, 80, 143)] + ["Mr. Knightl", 
 # for the mixture: longer texts whose own words recur (the session cache, the weights' online EM)
 LONGER = [AUSTEN[40_000:40_000 + n] for n in (190, 231)] + ["Mr. Elliot said that Mr. Elliot was Mr. E"]
 MIXTURE = [0.5, 0.35, 0.15]        # weights the test sets, so that every part has its say
+# typo'd words: a letter left out, two swapped, a name misspelt, a completion with a slip in it
+TYPOS = ["see you tomorow", "I think teh", "Mr. Knightly", "Emma and Mr. Knightl", "I will see you tmorr",
+         "She was vrey", "Anne Elliot was not to be pursuaded"]
+TYPOS_JS = """async ([text, n]) => { const s = window.chargen.engine.session(); await s.setText(text);
+  return {suggest: await s.suggest(n), complete: await s.completeWord(5), correct: await s.correctWord(3),
+          fix: [await s.autocorrection("modest"), await s.autocorrection("aggressive")]}; }"""
 ENGINE_JS = """async ([text, n]) => { const s = window.chargen.engine.session(); await s.setText(text);
   return {suggest: await s.suggest(n), complete: await s.completeWord(5), chars: s.nextChars(8)}; }"""
 
@@ -62,8 +68,8 @@ def python_engine(path, words: bool | None = None) -> Predictor:
     has = isinstance(ngram, NgramModel)
     assert words is None or words == has, f"{path}: version-2 word statistics {has}, expected {words}"
     if has:
-        return Predictor(model, tok, words=ngram, stepper=stepper, typos=False)   # the page forgives no typos yet
-    return Predictor(model, tok, words=None, cache=False, stepper=stepper, typos=False)
+        return Predictor(model, tok, words=ngram, stepper=stepper)
+    return Predictor(model, tok, words=None, cache=False, stepper=stepper)
 
 
 def with_words(root, name: str, text: str, version: int = 2):
@@ -85,6 +91,13 @@ def with_words(root, name: str, text: str, version: int = 2):
 def python_answer(p: Predictor, text: str) -> dict:
     s = p.session(text)
     return {"suggest": s.suggest(3), "complete": s.complete_word(5), "chars": s.next_chars(8)}
+
+
+def assert_close(page: list, py: list, text: str):
+    """Ranked (word, probability) lists: the words in the same order, the probabilities within 1e-3."""
+    assert [w for w, _ in page] == [w for w, _ in py], text
+    for (_, a), (_, b) in zip(page, py):
+        assert a == pytest.approx(b, rel=1e-3, abs=1e-6), text
 
 
 def assert_same(page: dict, py: dict, text: str):
@@ -224,3 +237,39 @@ def test_the_exported_folder_opens_as_a_file(context, tmp_path):
     pg.wait_for_function("window.chargen && window.chargen.engine", timeout=TIMEOUT)
     p = python_engine(bundled("checkpoints") / "default")
     assert_same(pg.evaluate(ENGINE_JS, ["Mr. Knightl", 3]), python_answer(p, "Mr. Knightl"), "Mr. Knightl")
+
+
+@pytest.mark.parametrize("model", ["default", "mixed"])
+def test_typos_are_forgiven_as_in_python(context, server, model):
+    """The typo decoder in the page (typos.js): corrections, autocorrection and completions that
+    forgive a slip, as the Python engine's (typos.py) for the same model and word statistics."""
+    url, root = server
+    pg = open_page(context, f"{url}/ondevice/?model={model}")
+    p = python_engine(root / model, words=True)
+    fixed = 0
+    for text in TYPOS:
+        got, s = pg.evaluate(TYPOS_JS, [text, 3]), p.session(text)
+        assert got["suggest"] == s.suggest(3), text
+        assert_close(got["complete"], s.complete_word(5), text)
+        assert_close(got["correct"], s.correct_word(3), text)
+        assert got["fix"] == [s.autocorrection("modest"), s.autocorrection("aggressive")], text
+        fixed += got["correct"][0][0] != current_word(text)
+    assert fixed >= 3, "too few of the typo'd words were corrected for this test to tell"
+
+
+def test_the_page_autocorrects_on_space_and_backspace_undoes_it(context, server):
+    url, _ = server
+    pg = open_page(context, f"{url}/ondevice/?model=default")
+    assert pg.locator("#autocorrect").input_value() == "modest"
+    box = pg.locator("#text")
+    box.press_sequentially("I think teh")
+    pg.wait_for_function("t => document.getElementById('bar').dataset.text === t", arg="I think teh", timeout=TIMEOUT)
+    assert pg.locator("#bar button.fix").all_inner_texts()[:1] == ["the"]     # the correction, marked
+    box.press("Space")
+    pg.wait_for_function("() => document.getElementById('text').value === 'I think the '", timeout=TIMEOUT)
+    box.press("Backspace")
+    pg.wait_for_function("() => document.getElementById('text').value === 'I think teh'", timeout=TIMEOUT)
+    pg.wait_for_function("t => document.getElementById('bar').dataset.text === t", arg="I think teh", timeout=TIMEOUT)
+    box.press("Space")                                   # the word restored is kept as typed
+    pg.wait_for_function("t => document.getElementById('bar').dataset.text === t", arg="I think teh ", timeout=TIMEOUT)
+    assert box.input_value() == "I think teh "

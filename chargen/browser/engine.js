@@ -23,6 +23,7 @@
 
   const W = root.ChargenWords;                   // words.js, loaded first
   const { currentWord, isWordChar } = W;
+  const T = () => root.ChargenTypos;            // typos.js, loaded before this file
   const KEEP_RECENT = 256, KEEP_EVERY = 32, KEEP_SPARSE = 256;      // session.py: which states Python keeps
 
   // ------------------------------------------------------------------ Hangul (hangul.py)
@@ -99,6 +100,7 @@
       this.beamWidth = e.beam_width; this.maxWordLen = e.max_word_len;
       this.pool = e.pool ?? 8; this.rescore = e.rescore ?? 3; this.useCache = e.cache ?? true;
       this.words = null;                           // NgramModel where the export has words.json version 2
+      this.typos = null; this.korean = e.korean;   // the typo decoder (typos.js) where the manifest has its tables
       this.nWordTokens = this.wordMask.reduce((a, b) => a + b, 0);
       this.stoi = new Map();
       this.texts.forEach((t, i) => { if (i !== this.unk && Array.from(t).length === 1 && !this.stoi.has(t)) this.stoi.set(t, i); });
@@ -117,6 +119,7 @@
         if (!words || words.version !== W.VERSION) throw new Error(`${manifest.files.words}: word n-grams version ${W.VERSION} expected`);
         engine.words = new W.NgramModel(words);
       }
+      if (manifest.engine.typos) engine.typos = new root.ChargenTypos.Typos(manifest.engine.typos, engine);   // typos.js
       engine.start = await engine.startState();
       return engine;
     }
@@ -151,7 +154,7 @@
   class Session {
     constructor(engine) {
       this.e = engine; this.text = ""; this.ids = []; this.states = [engine.start];
-      this.trie = new Map(); this.anchor = null;
+      this.trie = new Map(); this.anchor = null; this.keptWords = new Set(); this.lastFix = null;
       this.words = engine.words ? new W.SessionWords(engine.words, (w) => engine.wordKey(w), (a, b) => this.spanProb(a, b)) : null;
     }
 
@@ -176,33 +179,50 @@
       return order.slice(0, k).filter((i) => probs[i] > 0).map((i) => [this.e.texts[i], probs[i]]);
     }
 
-    async completeWord(n = 3) { return (await this.candidates(currentWord(this.text), n, 1)).slice(0, n); }
+    async completeWord(n = 3) {                  // session.complete_word: a slip in the keys typed forgiven
+      const word = currentWord(this.text);
+      if (!word || !this.e.typos) return (await this.candidates(word, n, 1)).slice(0, n);
+      return (await T().completions(this, n)).slice(0, n);
+    }
+    correctWord(n = 3) { return T().corrections(this, n); }                     // typos.corrections
+    autocorrection(level = "modest") { return T().autocorrection(this, level); }   // typos.autocorrection
+    edit(text, level = "off") { return T().edit(this, text, level); }             // typos.keyboard_edit
 
-    async suggest(n = 3) {                         // session.suggest: completions adding >= 2 keys
+    async suggest(n = 3) {                         // session.suggest: completions adding >= 2 keys, a correction first
       const word = currentWord(this.text), typed = jamoKeys(word);
-      const found = await this.candidates(word, n, 2);
-      return found.filter(([w]) => jamoKeys(w) - typed >= 2).slice(0, n).map(([w]) => w);
+      if (!word || !this.e.typos) {
+        const found = await this.candidates(word, n, 2);
+        return found.filter(([w]) => jamoKeys(w) - typed >= 2).slice(0, n).map(([w]) => w);
+      }
+      let bar = (await T().completions(this, n + 2, 2)).map(([w]) => w).filter((w) => !w.startsWith(word) || jamoKeys(w) - typed >= 2);
+      if (bar.length && !bar[0].startsWith(word)) bar = [bar[0], word, ...bar.slice(1).filter((w) => w !== word)];
+      return bar.slice(0, n);
     }
 
-    async candidates(word, n, minKeys) {           // blend.candidates (no Hangul being composed)
-      if (this.words) return this.mixed(word, n, minKeys);
-      const { probs } = await this.charSearch(word, n, minKeys, []);   // blend._blend, no word statistics
-      return Array.from(probs).sort(byScore);
+    async candidates(word, n, minKeys, absolute = false) {   // blend.candidates (no Hangul being composed)
+      if (this.words) return this.mixed(word, n, minKeys, absolute);
+      const { probs, wordIds, end } = await this.charSearch(word, n, minKeys, []);   // blend._blend, no word statistics
+      const scale = absolute ? this.prefixProb(wordIds, end) : 1;
+      return Array.from(probs).sort(byScore).map(([w, q]) => [w, absolute ? q * scale : q]);
     }
+
+    rootAt(start, wordIds) {                       // completion.Trie.root: the node of wordIds from text position start
+      const anchor = this.states[start], end = start + wordIds.length, key = wordIds.join(",");
+      if (anchor !== this.anchor || this.trie.size > TRIE_NODES) { this.trie = new Map(); this.anchor = anchor; }
+      if (!this.trie.has(key)) this.trie.set(key, { row: this.states[end].row, logp: logSoftmax(this.states[end].logits, this.e.V, 0) });
+    }
+    boundaryLogp(row) { return boundaryLogp(row, this.e.boundary); }
 
     async charSearch(word, n, minKeys, forced) {          // the beam search from the word's start
       const nWord = word ? this.e.encode(word).length : 0;
       const end = this.ids.length, wordIds = this.ids.slice(end - nWord);
-      const anchor = this.states[end - nWord];
-      if (anchor !== this.anchor || this.trie.size > TRIE_NODES) { this.trie = new Map(); this.anchor = anchor; }
-      const key = wordIds.join(",");
-      if (!this.trie.has(key)) this.trie.set(key, { row: this.states[end].row, logp: logSoftmax(this.states[end].logits, this.e.V, 0) });
+      this.rootAt(end - nWord, wordIds);
       const base = wordIds.map((i) => this.e.texts[i]).join("");
       const added0 = jamoKeys(this.e.shown(base)) - jamoKeys(word);
       return { probs: await this.beamSearch(wordIds, base, n, minKeys, added0, forced), wordIds, end };
     }
 
-    async mixed(word, n, minKeys) {                // blend._mixed: l_char P_char + l_ngram P_ngram + l_cache P_cache
+    async mixed(word, n, minKeys, absolute = false) {                // blend._mixed: l_char P_char + l_ngram P_ngram + l_cache P_cache
       const e = this.e, cache = this.words.update(this.text);           // the words typed so far, learned first
       const weights = this.words.mixture.weights.slice();
       weights[2] *= e.useCache ? 1 : 0;
@@ -218,7 +238,7 @@
       const { probs, wordIds, end } = await this.charSearch(word, n, minKeys, forced);
       const typedP = this.prefixProb(wordIds, end), scores = new Map();
       for (const w of new Set([...probs.keys(), ...wordSide.keys()])) scores.set(w, weights[0] * typedP * (probs.get(w) ?? 0) + (wordSide.get(w) ?? 0));
-      const total = Array.from(scores.values()).reduce((a, b) => a + b, 0) || 1;
+      const total = absolute ? 1 : Array.from(scores.values()).reduce((a, b) => a + b, 0) || 1;
       return Array.from(scores, ([w, q]) => [w, q / total]).sort(byScore);
     }
 

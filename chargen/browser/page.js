@@ -14,6 +14,7 @@
   const chargen = window.chargen = { ready: new Promise((r) => { resolveReady = r; }), engine: null, session: null };
 
   function showChar(t, shown) { return shown || t; }
+  const engineHasTypos = () => chargen.engine.typos !== null;
 
   async function fromUrls() {                      // served: the app's export, or a folder over http
     if (typeof ort === "undefined") throw new Error("onnxruntime-web is missing (vendor/): run chargen/browser/fetch-ort.sh");
@@ -66,9 +67,11 @@
     try {
       do {
         queued = false;
-        const text = $("text").value, t0 = performance.now();
+        const typed = $("text").value, t0 = performance.now();
         const s = chargen.session;
-        await s.setText(text);
+        // a space or punctuation right after a word may autocorrect it; Backspace right after undoes that
+        const text = engineHasTypos() ? await s.edit(typed, $("autocorrect").value) : (await s.setText(typed)).text;
+        if (text !== typed && $("text").value === typed) $("text").value = text;
         const chips = s.nextChars(8), words = await s.suggest(3);
         render(text, words, chips, performance.now() - t0);
       } while (queued);
@@ -81,7 +84,8 @@
 
   function render(text, words, chips, ms) {
     const bar = $("bar"), chipBox = $("chips"), e = chargen.engine;
-    bar.replaceChildren(...words.map((w) => button(w, "sugg", () => accept(w))));
+    const typed = ChargenEngine.currentWord(text);    // a correction (not the typed word's extension) is marked
+    bar.replaceChildren(...words.map((w) => button(w, typed && !w.startsWith(typed) ? "sugg fix" : "sugg", () => accept(w))));
     bar.dataset.text = text;
     chipBox.replaceChildren(...chips.map(([c, p]) => {
       const b = button(showChar(c, e.shownTokens[e.texts.indexOf(c)]), "chip", () => typeChar(c));

@@ -230,5 +230,5 @@
   }
 
   root.ChargenWords = { NgramModel, WordCache, Mixture, SessionWords, currentWord, previousWord, previousWords,
-                        sentenceStart, wordSpans, cased, fold, isWordChar, prefixRange, VERSION: 2 };
+                        sentenceStart, wordSpans, cased, fold, isWordChar, isUpper, isLower, prefixRange, VERSION: 2 };
 })(typeof window !== "undefined" ? window : globalThis);
