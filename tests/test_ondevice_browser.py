@@ -209,6 +209,11 @@ def test_a_jamo_model_in_the_page(context, server):
     p = python_engine(root / "korean", words=True)
     for text in ("영화 정말 재", "배우들 연기가 ", "영화가 너무 좋", "영화 정말 재미있어요. 영화 정말 재"):
         assert_same(pg.evaluate(ENGINE_JS, [text, 3]), python_answer(p, text), text)
+    for text in ("배우들 연기가 최고엿어요", "영화 정말 재밋어요", "국민대학교애"):      # a neighbouring key, a Shift missed
+        got, py = pg.evaluate(TYPOS_JS, [text, 3]), p.session(text)
+        assert got["suggest"] == py.suggest(3), text
+        assert_close(got["complete"], py.complete_word(5), text)
+        assert_close(got["correct"], py.correct_word(3), text)
 
 
 def test_the_apps_link_opens_the_default_model(context, server):
