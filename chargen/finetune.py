@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from .data import CorpusError, find_files, iter_text, prepare_corpus
+from .distributed import prepare_shared
 from .model import ModelConfig
 from .ngram import NgramModel, load_words
 from .resources import PACKAGE, bundled
@@ -167,12 +169,14 @@ def replay_files(record: dict) -> list[Path]:
     return found
 
 
-def with_replay(ids, cfg, record: dict | None, tokenizer, cache_dir, should_stop=None):
-    """The training ids followed by the parent's train-split ids, FRACTION of the whole."""
+def with_replay(ids, cfg, record: dict | None, tokenizer, cache_dir, should_stop=None, dist=None):
+    """The training ids followed by the parent's train-split ids, ``cfg.replay`` of the whole (under
+    torchrun rank 0 tokenizes them, the others wait and share its cache)."""
     if not cfg.replay or not record:
         return ids
     files = replay_files(record)
-    corpus = prepare_corpus(files, tokenizer.kind, cache_dir, tokenizer=tokenizer, should_stop=should_stop)
+    prepare = prepare_corpus if dist is None else partial(prepare_shared, dist)
+    corpus = prepare(files, tokenizer.kind, cache_dir, tokenizer=tokenizer, should_stop=should_stop)
     want = int(len(ids) * cfg.replay / (1 - cfg.replay))
     return np.concatenate([np.asarray(ids), np.asarray(corpus.train_ids[:want])])
 

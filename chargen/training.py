@@ -105,7 +105,7 @@ class Run:
             torch.manual_seed(cfg.seed + dist.rank)      # its own dropout masks; the weights are rank 0's
         self.opt = optimizer(self.model, cfg, cfg.lr)
         ids = finetune.with_replay(training_ids(cfg, self.corpus.train_ids, self.held_tokens), cfg, self.lineage,
-                                   self.tokenizer, self.out / "replay", self.stop.requested)   # + the parent's text
+                                   self.tokenizer, self.out / "replay", self.stop.requested, dist)   # + parent's text
         self.batches = TBPTTBatches(ids, cfg.batch_size,
                                     cfg.bptt_len, dist.rank, dist.world_size)
         self.val_split = ValSplit(self.corpus, cfg.val_max_tokens)
