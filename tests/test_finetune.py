@@ -2,9 +2,11 @@
 tokenizer kept, bad parents refused in one line with nothing written, resume, word statistics."""
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -185,3 +187,24 @@ def test_replay_mixes_in_the_parents_text_only_where_it_is_the_same(tmp_path):
     assert "not the one it was trained on" in _refused(tmp_path, "--init-from", tmp_path / "p", "--replay", "0.5")
     corpus.unlink()
     assert "is not here" in _refused(tmp_path, "--init-from", tmp_path / "p", "--replay", "0.5")
+
+
+def test_sigterm_stops_a_fine_tune_that_resumes_with_its_vocabulary(parent, tmp_path):
+    out = tmp_path / "ft"
+    proc = subprocess.Popen([sys.executable, "-m", "chargen", "train", "--corpus", str(_new_corpus(tmp_path)),
+                             "--out", str(out), "--init-from", str(parent), "--max-steps", "100000",
+                             "--max-minutes", "0", "--batch-size", "2", "--bptt-len", "8", "--threads", "1"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics, deadline = out / "metrics.jsonl", time.time() + 60
+    while time.time() < deadline and (not metrics.exists() or '"train"' not in metrics.read_text()):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "--resume" in err, err
+    _, tok, _ = load_checkpoint(out / "last")
+    step = json.loads(metrics.read_text().splitlines()[-1])["step"]
+    r = _cli("train", "--out", out, "--resume", "--max-steps", step + 10)
+    assert r.returncode == 0, r.stderr
+    _, tok2, config = load_checkpoint(out / "last")
+    assert config["metrics"]["step"] == step + 10 and tok2.chars == tok.chars and "🙂" in tok.chars
+    assert config["parent"]["path"] == str(parent / "best") and os.path.isdir(config["parent"]["path"])
