@@ -90,9 +90,10 @@ class JobManager:
     # ---------------------------------------------------------------- control
     def start(self, files=(), name: str | None = None, tokenizer: str = CHAR, preset: str = "auto",
               minutes: float = 2.0, vocab_size: int = DEFAULT_SUBWORD_VOCAB, bundled: str | None = None,
-              max_steps: int = 0) -> Job:
+              max_steps: int = 0, init_from: str | None = None) -> Job:
         """Check the request and start training in the background; JobError says what is wrong.
-        ``files`` are uploads (copied into the run, size-limited); ``bundled`` names a bundled corpus."""
+        ``files`` are uploads (copied into the run, size-limited); ``bundled`` names a bundled corpus;
+        ``init_from``: a checkpoint to fine-tune (its size and tokenizer then, not ``preset``'s)."""
         uploads = [Path(f) for f in (files or [])]
         sources: list[tuple[Path, str]] = []            # (file to train on, name to show)
         if bundled:
@@ -140,7 +141,8 @@ class JobManager:
             self._finish(job, "failed", error=f"cannot prepare the run: {e}")
             raise JobError(job.error) from None
         job.sources = copies + sources
-        args = (job, [str(p) for p, _ in job.sources], tokenizer, PRESETS[preset], minutes, vocab_size, max_steps)
+        args = (job, [str(p) for p, _ in job.sources], tokenizer, PRESETS[preset], minutes, vocab_size, max_steps,
+                init_from)
         self._thread = threading.Thread(target=self._run, args=args, name=f"train-{name}", daemon=True)
         self._thread.start()
         return job
@@ -185,12 +187,14 @@ class JobManager:
         return candidate
 
     def _run(self, job: Job, corpus: list[str], tokenizer: str, size, minutes: float, vocab_size: int,
-             max_steps: int) -> None:
+             max_steps: int, init_from: str | None = None) -> None:
         cfg = TrainConfig(corpus=corpus, out=str(job.work / "run"), tokenizer=tokenizer, vocab_size=vocab_size,
-                          max_minutes=minutes or 0.0, max_steps=max_steps, threads=self.threads, progress=False)
-        model_cfg = ModelConfig(num_layers=size[0], hidden_size=size[1]) if size else None
-        try:
-            summary = train(cfg, model_cfg, log=lambda msg: log.info("%s: %s", job.name, msg),
+                          max_minutes=minutes or 0.0, max_steps=max_steps, threads=self.threads, progress=False,
+                          init_from=init_from or "")
+        model_cfg = ModelConfig(num_layers=size[0], hidden_size=size[1]) if size and not init_from else None
+        try:                  # a fine-tune takes its parent's size and tokenizer: no flag of the form is "given"
+            summary = train(cfg, model_cfg, given=set() if init_from else None,
+                            log=lambda msg: log.info("%s: %s", job.name, msg),
                             callback=lambda step, info: self._on_step(job, step),
                             on_record=lambda r: self._on_record(job, r), should_stop=lambda: job.cancel_requested)
         except Interrupted:                # cancelled while reading, tokenizing or counting words

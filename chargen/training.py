@@ -185,10 +185,10 @@ class Run:
             self.out.mkdir(parents=True, exist_ok=True)
         self.budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         self.t_start, self.eval_cost = time.monotonic(), 0.0
-        # Validation costs time a short run cannot spare: about 2 per budget minute, 2 to 10 in all,
-        # and a run under 5 minutes skips the step-0 validation (its cost is measured at the first one).
+        # Validation costs time a short run cannot spare: about 2 per budget minute, 2 to 10 in all; a run
+        # under 5 minutes skips the step-0 validation, but a fine-tune (its curve starts at the parent's loss).
         self.n_evals = int(min(10, max(2, round(2 * cfg.max_minutes)))) if cfg.max_minutes else 10
-        if self.resume_state is None and not 0 < cfg.max_minutes < 5:
+        if self.resume_state is None and (self.parent is not None or not 0 < cfg.max_minutes < 5):
             self._first_validation()
         self._plan_validations()
         self.metrics = self.history[-1] if self.history else {}

@@ -1,5 +1,6 @@
 """Background training jobs: a tiny run completes and lands in the catalog; bad corpora fail with a
 clear message; one job at a time; Cancel; limits and names."""
+import json
 import time
 
 import pytest
@@ -132,3 +133,19 @@ def test_safe_name():
     assert safe_name("") == "model" and safe_name("///") == "model"
     assert safe_name("소설 모음") == "소설-모음"
     assert len(safe_name("x" * 200)) == 64
+
+
+def test_a_run_can_start_from_a_listed_model(tmp_path, corpus):
+    root = tmp_path / "checkpoints"
+    jobs = JobManager(root)
+    jobs.start([corpus], preset="tiny", minutes=0, max_steps=30)
+    assert wait_for(jobs, ("done", "failed"))["state"] == "done"
+    parent = Catalog(root).resolve("my-novel")
+    job = jobs.start([corpus], name="tuned", preset="small", tokenizer="bpe", minutes=0, max_steps=20,
+                     init_from=str(parent))           # its parent's size and tokenizer, whatever the form says
+    snap = wait_for(jobs, ("done", "failed"))
+    assert snap["state"] == "done", snap["error"]
+    assert job.name == "tuned" and snap["curve"][0]["step"] == 0          # the curve starts at the parent's loss
+    config = json.loads((root / "tuned" / "best" / "config.json").read_text())
+    assert config["parent"]["path"] == str(parent) and config["model"] == json.loads(
+        (parent / "config.json").read_text())["model"]

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from ..catalog import Catalog
+from ..checkpoint import CheckpointError
 from ..jobs import JobError, JobManager
 from ..resources import bundled, checkout
 from ..sample import SampleConfig
@@ -127,6 +128,8 @@ def _train_tab(ui, bundled: list, max_upload_mb: float) -> None:
                 ui.corpus_pick = gr.Dropdown(bundled, value=None, label="…or a bundled corpus",
                                              visible=bool(bundled), elem_id="train_bundled")
                 ui.run_name = gr.Textbox(label="Model name", placeholder="from the file name", elem_id="train_name")
+                ui.start_from = gr.Dropdown([("scratch", "")], value="", label="Start from", elem_id="train_from",
+                                            info="a listed model to fine-tune: its size and tokenizer, its vocabulary grown")
                 ui.tokenizer = gr.Radio(list(KINDS), value=CHAR, label="Tokenizer",
                                         info="jamo: Korean syllables as the jamo a keyboard types")
         with gr.Row():
@@ -191,15 +194,22 @@ def _wire_generate(ui, catalog: Catalog) -> None:
 
 def _wire_train(ui, catalog: Catalog, jobs: JobManager, max_steps: int) -> None:
     """Start / cancel; a timer polls the job while it runs."""
-    def start(up, picked, name, tok, size, mins, vocab_size):
-        try:
+    def start_from_choices():
+        return gr.Dropdown(choices=[("scratch", "")] + [(n, n) for n in catalog.names()])
+
+    ui.start_from_choices = start_from_choices
+
+    def start(up, picked, name, tok, size, mins, vocab_size, parent):
+        try:                  # only a listed model's name is resolved: never a path from the browser
             jobs.start(up or [], name=name or None, tokenizer=tok, preset=size, minutes=mins,
-                       vocab_size=int(vocab_size or DEFAULT_SUBWORD_VOCAB), bundled=picked or None, max_steps=max_steps)
-        except JobError as e:
+                       vocab_size=int(vocab_size or DEFAULT_SUBWORD_VOCAB), bundled=picked or None, max_steps=max_steps,
+                       init_from=str(catalog.resolve(parent)) if parent else None)
+        except (JobError, CheckpointError) as e:
             return f"**Cannot start:** {e}", gr.skip(), gr.Timer(active=False)
         return "", "Starting…", gr.Timer(active=True)
 
-    ui.start_btn.click(start, [ui.files, ui.corpus_pick, ui.run_name, ui.tokenizer, ui.preset, ui.minutes, ui.vocab],
+    ui.start_btn.click(start, [ui.files, ui.corpus_pick, ui.run_name, ui.tokenizer, ui.preset, ui.minutes, ui.vocab,
+                               ui.start_from],
                        [ui.train_error, ui.train_status, ui.timer], concurrency_limit=None, **PRIVATE)
     ui.cancel_btn.click(lambda: "Cancelling…" if jobs.cancel() else "No training run in progress.", None,
                         ui.train_status, queue=False, **PRIVATE)
@@ -207,14 +217,16 @@ def _wire_train(ui, catalog: Catalog, jobs: JobManager, max_steps: int) -> None:
     def poll():
         snap = jobs.snapshot()
         if snap is None:
-            return gr.skip(), gr.skip(), progress_html(None), gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip()
+            return (gr.skip(), gr.skip(), progress_html(None), gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip(),
+                    gr.skip())
         done = snap["state"] in ("done", "cancelled", "failed")
         error = f"**Training failed:** {snap['error']}" if snap["state"] == "failed" else ""
         status = f"**{snap['name']}** ({', '.join(snap['files'])}): {snap['message']}"
         return (error, status, progress_html(snap), curve_frame(snap), samples_text(snap),
-                gr.Timer(active=not done), gr.Dropdown(choices=catalog.names()) if done else gr.skip())
+                gr.Timer(active=not done), gr.Dropdown(choices=catalog.names()) if done else gr.skip(),
+                start_from_choices() if done else gr.skip())
     ui.poll = poll
-    ui.poll_out = [ui.train_error, ui.train_status, ui.progress, ui.curve, ui.samples, ui.timer, ui.model]
+    ui.poll_out = [ui.train_error, ui.train_status, ui.progress, ui.curve, ui.samples, ui.timer, ui.model, ui.start_from]
     ui.timer.tick(poll, None, ui.poll_out, concurrency_limit=None, show_progress="hidden", **PRIVATE)
 
 
@@ -224,8 +236,9 @@ def _wire_page_load(demo, ui, catalog: Catalog, jobs: JobManager) -> None:
         current = catalog.names()
         m = m if m in current else catalog.default_name()
         # this browser's id (kept in its local storage): its kept profiles are filed under it
-        return gr.Dropdown(choices=current, value=m), gr.Timer(active=jobs.busy()), browser or secrets.token_urlsafe(16)
-    demo.load(load, [ui.model, ui.browser], [ui.model, ui.timer, ui.browser], **PRIVATE) \
+        return (gr.Dropdown(choices=current, value=m), gr.Timer(active=jobs.busy()), browser or secrets.token_urlsafe(16),
+                ui.start_from_choices())
+    demo.load(load, [ui.model, ui.browser], [ui.model, ui.timer, ui.browser, ui.start_from], **PRIVATE) \
         .then(ui.on_text, ui.kb_in, ui.kb_out, show_progress="hidden", **PRIVATE) \
         .then(ui.show_card, ui.model, [ui.card, ui.config], **PRIVATE) \
         .then(lambda m: model_sample(catalog, m), ui.model, ui.sample, **PRIVATE) \
