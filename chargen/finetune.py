@@ -36,7 +36,7 @@ from .stopping import checked
 from .tokenizer import CHAR_KINDS, CharTokenizer, fit_tokenizer
 
 FINETUNE_LR = 1e-3                 # a fine-tune's peak learning rate, chosen on held-out text (README)
-NAMED = ("default", "korean")      # the bundled checkpoints, by name
+NAMED = ("default", "austen", "korean")   # the bundled checkpoints, by name
 ARCH = ("cell", "num_layers", "hidden_size", "embed_size", "tie_weights")
 NEW_WORDS_WEIGHT = 4               # each word of the new corpus counts as this many of the parent's
 
@@ -51,7 +51,7 @@ class Parent:
 
 
 def parent_path(name: str) -> Path:
-    """``default`` / ``korean``: the bundled checkpoints (unless a folder of that name is here)."""
+    """``default`` / ``austen`` / ``korean``: the bundled checkpoints (unless a folder of that name is here)."""
     return bundled("checkpoints") / name if name in NAMED and not Path(name).exists() else Path(name)
 
 

@@ -47,7 +47,7 @@ class TrainConfig:
     threads: int = field(default=0, metadata={"help": "CPU threads (0: all cores)"})
     precision: str = field(default="auto", metadata={"help": "bf16 autocast or fp32 (auto: bf16 on a CUDA GPU or where the CPU has bf16 instructions)", "choices": ("auto", "bf16", "fp32")})
     device: str = field(default="auto", metadata={"help": "where to train (auto: the CUDA GPU when there is one)", "choices": DEVICES})
-    init_from: str = field(default="", metadata={"help": "fine-tune this checkpoint or run directory (default, korean: the bundled ones): its architecture and tokenizer, a char vocabulary grown with the new text"})
+    init_from: str = field(default="", metadata={"help": "fine-tune this checkpoint or run directory (default, austen, korean: the bundled ones): its architecture and tokenizer, a char vocabulary grown with the new text"})
     freeze_layers: int = field(default=0, metadata={"help": "with --init-from: the embedding and the first N recurrent layers not trained"})
     replay: float = field(default=0.0, metadata={"help": "with --init-from: this fraction of the training text from the parent's own corpus, where its files are here"})
     resume: bool = field(default=False, metadata={"help": "continue the run in --out exactly where it stopped"})

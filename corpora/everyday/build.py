@@ -974,6 +974,40 @@ def overlap_check(train_dir: Path, heldout_dir: Path, min_len: int = 40) -> None
               f"the training set")
 
 
+def _chunks(doc: str, most: int) -> list[str]:
+    """A document as runs of whole lines of at most ``most`` characters (a longer line alone)."""
+    out, cur, n = [], [], 0
+    for line in doc.split("\n"):
+        if cur and n + len(line) > most:
+            out.append("\n".join(cur))
+            cur, n = [], 0
+        cur.append(line)
+        n += len(line) + 1
+    return out + ["\n".join(cur)] if cur else out
+
+
+def mix(train_dir: Path, out_file: Path, exclude_doubtful: bool, seed: int = 0,
+        most: int = 8000) -> None:
+    """One training file of every source's documents (blank-line separated; a book or speech cut
+    into runs of whole paragraphs of at most ``most`` characters) in a seeded random order, so that
+    a run's validation split (the last fraction of its characters) samples every register instead
+    of whichever file sorts last."""
+    import random
+    skip = {s.out for s in TRAIN if s.doubtful} if exclude_doubtful else set()
+    docs = []
+    for f in sorted(train_dir.glob("*.txt")):
+        if f.name in skip:
+            continue
+        text = f.read_text(encoding="utf-8")
+        docs += [c for d in re.split(r"\n\s*\n", text) if d.strip()
+                 for c in _chunks(d.strip("\n"), most)]
+    random.Random(seed).shuffle(docs)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    print(f"mixed {len(docs):,} documents from {train_dir} -> {out_file} "
+          f"({out_file.stat().st_size:,} bytes, sha256 {sha256_file(out_file)})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}, or "
@@ -992,7 +1026,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="also copy the downloaded package files here")
     ap.add_argument("--print-pins", action="store_true",
                     help="print PINS/ARCHIVE_PINS entries from OUT/MANIFEST.json and exit")
+    ap.add_argument("--mixed", type=Path, metavar="FILE",
+                    help="write the built training set (OUT) as one file of its documents in a "
+                         "seeded random order (with --exclude-doubtful: without those sources) "
+                         "and exit")
     args = ap.parse_args(argv)
+    if args.mixed:
+        mix(args.out or DEFAULT_OUT, args.mixed, args.exclude_doubtful)
+        return 0
     sources = HELDOUT if args.heldout else TRAIN
     out = args.out or (DEFAULT_HELDOUT_OUT if args.heldout else DEFAULT_OUT)
     if args.print_pins:

@@ -1,4 +1,5 @@
-"""The shipped default model (checkpoints/default) and the bundled corpus it was trained on."""
+"""The shipped Austen model (checkpoints/austen, the default before issue 24) and the bundled corpus it
+was trained on."""
 import hashlib
 import json
 import re
@@ -12,7 +13,7 @@ from chargen.evaluate import loss_report, stream_loss
 from chargen.predictor import Predictor
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = ROOT / "checkpoints" / "default"
+DEFAULT = ROOT / "checkpoints" / "austen"
 CORPUS = ROOT / "corpora" / "austen"
 
 
@@ -62,7 +63,8 @@ def test_suggestions_know_the_novels(default, text, word):
     assert word in predictor.session(text).suggest(3)
 
 
-def test_cli_and_app_default_to_it():
-    from chargen.cli import DEFAULT_CHECKPOINT
-    assert Path(DEFAULT_CHECKPOINT).resolve() == DEFAULT.resolve()
-    assert json.loads((DEFAULT / "config.json").read_text())["tokenizer"]["kind"] == "char"
+def test_it_is_one_click_away_in_the_app_and_a_named_parent():
+    from chargen.catalog import Catalog
+    from chargen.finetune import parent_path
+    assert "austen" in Catalog(ROOT / "checkpoints").names()
+    assert parent_path("austen").resolve() == DEFAULT.resolve()
