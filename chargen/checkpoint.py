@@ -30,6 +30,9 @@ from safetensors.torch import load_file, save_file
 from .model import CharLM, ModelConfig
 from .tokenizer import Tokenizer, TokenizerError, load_tokenizer
 from .ngram import load_words
+from .resources import bundled
+
+BUNDLED = ("default", "austen", "korean")   # the bundled checkpoints: these names work from any folder
 
 FORMAT = "chargen-checkpoint"
 FORMAT_VERSION = 1
@@ -118,9 +121,13 @@ def resolve_checkpoint(path) -> Path:
     """The checkpoint directory meant by ``path``: itself, or a training run's ``best/`` (``last/``
     if the run stopped before its first validation).
 
-    Also completes a save that was interrupted between its two renames.
+    A bundled model's bare name (``default``, ``austen``, ``korean``) means the bundled checkpoint
+    unless a folder of that name is here. Also completes a save that was interrupted between its two
+    renames.
     """
     path = Path(path)
+    if str(path) in BUNDLED and not path.exists():
+        path = bundled("checkpoints") / str(path)
     if not path.name:                       # "." and the like
         path = path.resolve()
     for p in (path, path / "best", path / "last"):

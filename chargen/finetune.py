@@ -36,7 +36,6 @@ from .stopping import checked
 from .tokenizer import CHAR_KINDS, CharTokenizer, fit_tokenizer
 
 FINETUNE_LR = 1e-3                 # a fine-tune's peak learning rate, chosen on held-out text (README)
-NAMED = ("default", "austen", "korean")   # the bundled checkpoints, by name
 ARCH = ("cell", "num_layers", "hidden_size", "embed_size", "tie_weights")
 NEW_WORDS_WEIGHT = 4               # each word of the new corpus counts as this many of the parent's
 
@@ -50,14 +49,9 @@ class Parent:
     config: dict
 
 
-def parent_path(name: str) -> Path:
-    """``default`` / ``austen`` / ``korean``: the bundled checkpoints (unless a folder of that name is here)."""
-    return bundled("checkpoints") / name if name in NAMED and not Path(name).exists() else Path(name)
-
-
 def load_parent(name: str) -> Parent:
     try:
-        path = resolve_checkpoint(parent_path(name))
+        path = resolve_checkpoint(name)
         model, tokenizer, config = load_checkpoint(path)
     except CheckpointError as e:
         raise CheckpointError(f"--init-from {name}: {e}") from None

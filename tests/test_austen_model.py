@@ -65,6 +65,8 @@ def test_suggestions_know_the_novels(default, text, word):
 
 def test_it_is_one_click_away_in_the_app_and_a_named_parent():
     from chargen.catalog import Catalog
-    from chargen.finetune import parent_path
+    from chargen.checkpoint import resolve_checkpoint
+    from chargen.finetune import load_parent
     assert "austen" in Catalog(ROOT / "checkpoints").names()
-    assert parent_path("austen").resolve() == DEFAULT.resolve()
+    assert load_parent("austen").path.resolve() == DEFAULT.resolve()
+    assert resolve_checkpoint("austen").resolve() == DEFAULT.resolve()      # --checkpoint austen, anywhere

@@ -64,7 +64,9 @@ def test_chargen_info_and_suggest_run_outside_the_repository(installed):
     venv, work, env = installed
     info = run(["chargen", "info"], cwd=work, env=env)
     assert "2 x 256 LSTM" in info and "tokenizer: char" in info
-    out = run(["chargen", "suggest", "--text", "Mr. Knightl"], cwd=work, env=env)
+    out = run(["chargen", "suggest", "--text", "see you tomor"], cwd=work, env=env)
+    assert "tomorrow" in out
+    out = run(["chargen", "suggest", "--checkpoint", "austen", "--text", "Mr. Knightl"], cwd=work, env=env)
     assert "Knightley" in out
     help_text = run(["chargen", "--help"], cwd=work, env=env)
     for command in ("train", "sample", "suggest", "eval", "export", "words", "info", "app"):
