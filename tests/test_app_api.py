@@ -165,6 +165,38 @@ def test_the_json_lane_answers_as_suggest_does(server, client):
         assert status == 400 and says in r["error"], (bad, r)
 
 
+def test_the_json_lane_draws_the_keyboard_tab(server):
+    """The Keyboard tab's page (chargen/web/keyboard.js) asks the JSON lane with its session id, a
+    click as "key" and "panel": the text after the click, the chips as shown, the keyboard's rows
+    and shading, the learning status line."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    def post(body: dict):
+        req = urllib.request.Request(server + "/keyboard/suggest", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+    status, r = post({"text": "First Ci", "session": "tab-1", "key": "k:t", "panel": True, "autocorrect": "off"})
+    assert status == 200 and r["text"] == "First Cit" and r["typed"] == "Cit" and r["session"] == "tab-1"
+    assert r["suggestions"] and all(w.startswith("Cit") for w in r["suggestions"])
+    assert r["rows"][1] == "qwertyuiop" and 0.5 < sum(r["mass"].values()) <= 1.001 and "nothing learned" in r["status"]
+    assert len(r["shown"]) == len(r["next_chars"])
+    status, r = post({"text": "First Cit", "session": "tab-1", "key": "w:Citizen", "panel": True})
+    assert r["text"] == "First Citizen " and r["kind"] == "next words"
+    status, r = post({"text": "First ", "session": "tab-1", "key": "k:bksp", "panel": True})
+    assert r["text"] == "First"
+    status, r = post({"text": "First Cit"})                        # without "panel": the API's answer as before
+    assert status == 200 and "rows" not in r and "text" not in r
+    for bad, says in (({"text": "a", "session": "t", "browser": "../x"}, "profile id"), ({"text": "a", "key": 3}, "JSON object")):
+        status, r = post(bad)
+        assert status == 400 and says in r["error"], (bad, r)
+
+
 def test_suggest_refuses_paths_and_unknown_models(client):
     from gradio_client.exceptions import AppError
     for bad in ("../english", "/etc", "nope"):

@@ -4,6 +4,7 @@ training from an upload, errors, isolated sessions. Screenshots of each tab go t
 tests/screenshots/ (git-ignored).
 
 Under CI (``CI=true``) a missing Chromium or Playwright fails these tests; elsewhere they skip."""
+import json
 import os
 import re
 import tempfile
@@ -136,6 +137,30 @@ def test_typing_updates_suggestions_and_a_click_inserts(page):
     page.locator("#kb_panel button.sugg", has_text=re.compile("^Citizen$")).click()
     expect(box(page)).to_have_value("First Citizen ", timeout=TIMEOUT)
     assert bar_for(page, "First Citizen ").get_attribute("data-kind") == "next words"
+
+
+def test_keystrokes_go_to_the_json_lane_not_through_gradio(page):
+    """The page's own script sends every edit and click to POST /keyboard/suggest with the tab's
+    session id and draws the panel from the answer: not one request to Gradio while typing."""
+    from playwright.sync_api import expect
+    expect(page.locator("#app_title")).to_contain_text("chargen")           # the page says what it is
+    seen = []
+    page.on("request", lambda r: seen.append((r.url, r.post_data or "")))
+    box(page).click()
+    page.keyboard.type("First Cit", delay=30)
+    assert all(w.startswith("Cit") for w in words(page, "First Cit"))
+    page.keyboard.press("Backspace")
+    bar_for(page, "First Ci")
+    page.locator("#kb_panel .chips button.chip").first.click()              # a click goes the same way
+    expect(box(page)).to_have_value(re.compile(r"^First Ci.$"), timeout=TIMEOUT)
+    bar_for(page, "First Ci.")
+    page.locator("#kb_panel .keyboard button[data-key='k:bksp']").click()
+    expect(box(page)).to_have_value("First Ci", timeout=TIMEOUT)
+    bar_for(page, "First Ci")
+    assert not [u for u, _ in seen if "/gradio_api/" in u], seen
+    lane = [body for u, body in seen if u.endswith("/keyboard/suggest")]
+    assert len(lane) >= 4 and len({json.loads(b)["session"] for b in lane}) == 1      # one session: this tab's
+    assert page.locator("#kb_panel .pchart").count() == 0      # the probabilities in one place: the chips
 
 
 def test_backspace_paste_chips_and_keys(page):

@@ -8,6 +8,7 @@ Each handler calls the library (catalog, typists, predictor) and returns what th
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote
@@ -18,10 +19,10 @@ from starlette.responses import Response
 
 from ..catalog import Catalog
 from ..checkpoint import CheckpointError
-from ..keys import delete_key, is_jamo, key_distribution, type_jamo, typed_jamo
+from ..keys import KOREAN_ROWS, LATIN_ROWS, delete_key, is_jamo, key_distribution, show_char, type_jamo, typed_jamo
 from ..sample import SampleConfig
 from ..profile import ProfileError, wipe
-from ..typos import review
+from ..typos import LEVELS, review
 from ..typists import Typist, TypistPool, keystroke_async
 from ..words import current_word
 from .render import render_panel
@@ -168,15 +169,45 @@ def stream_generate(catalog: Catalog, prompt, temperature, top_k, top_p, length,
         raise gr.Error(str(e)) from None
 
 
+class TabPool(TypistPool):
+    """The API's pool of sessions, where a Keyboard tab's session that the user asked to keep saves
+    what it learned since when it is dropped (idle, or pushed out), as the tab's own state did."""
+
+    def _expire(self) -> None:
+        self._saving(super()._expire)
+
+    def _shrink(self, keep: Typist) -> None:
+        self._saving(lambda: super(TabPool, self)._shrink(keep))
+
+    def _saving(self, drop) -> None:
+        before = list(self._by_id.values())
+        drop()
+        for t in before:
+            if t.kept is not None and t not in self._by_id.values():
+                threading.Thread(target=_save_quietly, args=(t,), daemon=True).start()
+
+
+def _save_quietly(typist: Typist) -> None:
+    try:
+        typist.save_if_kept()
+    except (ValueError, OSError):        # nothing more to do for a session that is gone
+        pass
+
+
 class KeyboardApi:
     """The keyboard as an API: /suggest (Gradio, gradio_client) and /keyboard/suggest (plain JSON)
     answer the same call from the same pool of sessions (see chargen/typists.py)."""
 
     def __init__(self, catalog: Catalog):
-        self.catalog, self.pool = catalog, TypistPool()
+        self.catalog, self.pool = catalog, TabPool()
 
-    def suggest_now(self, text: str, model: str, n, session: str, learn=True, autocorrect: str = "modest") -> dict:
-        """The answer for ``text`` (run it on the keystroke worker: see ``keystroke_async``)."""
+    def suggest_now(self, text: str, model: str, n, session: str, learn=True, autocorrect: str = "modest",
+                    browser: str = "", key: str = "", panel: bool = False) -> dict:
+        """The answer for ``text`` (run it on the keystroke worker: see ``keystroke_async``). The
+        Keyboard tab's own calls (with a session id) add ``browser`` (its kept profile, if any, is
+        where a new session starts), ``key`` (a click on a suggestion, chip or on-screen key, applied
+        to ``text`` first at the ``autocorrect`` level; the answer's ``text`` is the result) and
+        ``panel`` (the on-screen keyboard's shading, its rows, the learning status line)."""
         model = model or self.catalog.default_name()
         if not model:
             raise gr.Error(NO_MODEL)
@@ -185,14 +216,19 @@ class KeyboardApi:
             n = max(1, min(10, int(n)))
             if session:
                 sid, typist = self.pool.checkout(session)
+                profile = self.catalog.profile_path(model, browser) if browser else None
+                if key:
+                    text = press(self.catalog, key, text, model, typist, autocorrect if autocorrect in LEVELS else "off")
                 typist.lock.acquire()
             else:
-                sid, typist = None, self.pool.anonymous(text)
+                sid, typist, profile = None, self.pool.anonymous(text), None
             try:
-                s = typist.session_for(predictor, model, text, learn=bool(learn) and bool(sid))
+                s = typist.session_for(predictor, model, text, learn=bool(learn) and bool(sid), profile=profile)
                 answer = {"model": model, "kind": "next words" if not current_word(text) else "completions",
                           "suggestions": s.suggest(n), "next_chars": [[c, p] for c, p in s.next_chars(N_CHIPS)],
                           **corrections_answer(s, n, autocorrect)}
+                if panel:
+                    answer.update(panel_answer(s, typist, text, answer["next_chars"], predictor.korean))
                 return {"session": sid or self.pool.offer(typist), **answer}
             finally:
                 typist.lock.release()
@@ -214,20 +250,32 @@ class KeyboardApi:
         return suggest
 
     async def json_endpoint(self, request: Request) -> Response:
-        """POST {"text": ..., "model": "", "n": 3, "session": "", "autocorrect": "modest"} -> the /suggest answer as JSON;
-        a bad request is {"error": message} with status 400."""
+        """POST {"text": ..., "model": "", "n": 3, "session": "", "autocorrect": "modest"} -> the /suggest answer as JSON
+        (the Keyboard tab's page adds "browser", "key" and "panel": see ``suggest_now``); a bad
+        request is {"error": message} with status 400."""
         try:
             body = json.loads(await request.body() or b"{}")
-            if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
+            if not isinstance(body, dict) or not all(isinstance(body.get(f, ""), str) for f in ("text", "browser", "key")):
                 raise ValueError('send a JSON object: {"text": "...", "model": "", "n": 3, "session": "", "autocorrect": "modest"}')
             answer = await keystroke_async(self.suggest_now, body.get("text", ""), str(body.get("model") or ""),
                                            body.get("n", 3), str(body.get("session") or ""), body.get("learn", True) is not False,
-                                           str(body.get("autocorrect") or "modest"))
+                                           str(body.get("autocorrect") or "modest"), body.get("browser", ""),
+                                           body.get("key", ""), body.get("panel") is True)
             return Response(json.dumps(answer, ensure_ascii=False), media_type="application/json")
         except (ValueError, TypeError, CheckpointError, gr.Error) as e:
             message = e.message if isinstance(e, gr.Error) else str(e)
             return Response(json.dumps({"error": message}, ensure_ascii=False), status_code=400,
                             media_type="application/json")
+
+
+def panel_answer(s, typist, text: str, chips: list, korean: bool) -> dict:
+    """What the Keyboard tab's page draws besides the bar: the text (after a click), the typed part
+    of the current word, the chips as shown, the on-screen keyboard's rows and each key's probability,
+    the line about what the keyboard has learned."""
+    mass, _ = key_distribution(s)
+    return {"text": text, "typed": current_word(text), "shown": [show_char(c) for c, _ in chips],
+            "rows": KOREAN_ROWS if korean else LATIN_ROWS, "mass": {k: round(p, 4) for k, p in mass.items() if p >= 1e-4},
+            "status": typist.status_line()}
 
 
 def corrections_answer(s, n: int, level: str) -> dict:

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -20,13 +21,15 @@ from ..sizing import PRESETS, preset_label
 from ..tokenizer import CHAR, DEFAULT_SUBWORD_VOCAB, KINDS
 from ..typists import keystroke
 from ..typos import LEVELS
-from .handlers import (NO_MODEL, KeyboardApi, forget_profile, keep_profile, keyboard_view, model_card, model_sample,
-                       press, stream_generate)
+from .handlers import NO_MODEL, KeyboardApi, forget_profile, keep_profile, model_card, model_sample, stream_generate
 from .inside_tab import inside_tab, wire_inside
 from .inside_view import InsideViews
-from .render import CLICK_JS, curve_frame, progress_html, render_panel, samples_text
+from .render import curve_frame, progress_html, render_panel, samples_text
 
-TAB_SESSION_SECONDS = 3600               # a browser tab's keyboard session is dropped after this long unused
+TITLE = ("## chargen: a keyboard that predicts your next characters\n"
+         "Type in the Keyboard tab and a small character-level LSTM suggests the next characters and words "
+         "(and learns from your typing); generate text, train a model on your own text, or look inside one.")
+KEYBOARD_JS = (Path(__file__).with_name("keyboard.js")).read_text(encoding="utf-8")
 PRIVATE = {"api_visibility": "private"}  # the UI's own events are not part of the API
 
 
@@ -47,9 +50,8 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
     inside = InsideViews(catalog, roots)
     names, default = catalog.names(), catalog.default_name()
     with gr.Blocks(title="chargen") as demo:
-        # a tab's keyboard session; dropped after an hour unused (what it learned is saved first if kept)
-        ui = SimpleNamespace(typist=gr.State(None, time_to_live=TAB_SESSION_SECONDS, delete_callback=_save_if_kept),
-                             browser=gr.BrowserState("", storage_key="chargen-browser"))
+        ui = SimpleNamespace(browser=gr.BrowserState("", storage_key="chargen-browser"))
+        gr.Markdown(TITLE, elem_id="app_title")
         with gr.Row(equal_height=True):
             ui.model = gr.Dropdown(names, value=default, label="Model", allow_custom_value=True, scale=4,
                                    elem_id="model_pick", info=None if names else NO_MODEL)
@@ -60,7 +62,7 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
             _train_tab(ui, list(jobs.bundled_corpora()), max_upload_mb)
             _model_tab(ui)
             inside_tab(ui, inside.reports())
-        _wire_keyboard(ui, catalog)
+        _wire_keyboard(ui, catalog, api)
         _wire_generate(ui, catalog)
         _wire_train(ui, catalog, jobs, max_steps)
         _wire_page_load(demo, ui, catalog, jobs)
@@ -80,8 +82,10 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
 def _keyboard_tab(ui, default) -> None:
     with gr.Tab("Keyboard", id="keyboard"):
         ui.text = gr.Textbox(label="Type here", lines=5, max_lines=5, elem_id="kb_text", placeholder="Start typing…")
+        # the keystroke path is the page's own (keyboard.js): each edit -> the JSON lane -> the panel
         ui.panel = gr.HTML(render_panel("", message="" if default else NO_MODEL), elem_id="kb_panel",
-                           js_on_load=CLICK_JS)
+                           js_on_load=KEYBOARD_JS)
+        ui.sid = gr.Textbox("", visible=False, elem_id="kb_sid")      # this tab's keyboard session id
         gr.HTML('<a id="ondevice_link" href="/ondevice/" target="_blank">The same keyboard computed in your browser '
                 '(ONNX, no server per keystroke) ↗</a>')
         with gr.Row(equal_height=True):
@@ -93,14 +97,6 @@ def _keyboard_tab(ui, default) -> None:
                                       scale=2, info="on the on-screen keyboard's space and punctuation; "
                                       "⌫ right after undoes it")
         ui.kb_note = gr.Markdown("", elem_id="kb_note")
-
-
-def _save_if_kept(typist) -> None:
-    if typist is not None:
-        try:
-            typist.save_if_kept()
-        except (ValueError, OSError):        # nothing more to do for a tab that is gone
-            pass
 
 
 def _generate_tab(ui) -> None:
@@ -157,27 +153,26 @@ def _model_tab(ui) -> None:
         ui.config = gr.JSON(label="config.json", elem_id="model_config")
 
 
-def _wire_keyboard(ui, catalog: Catalog) -> None:
-    """Every edit (typing, Backspace, paste, IME) -> suggestions; clicks edit the text; the model
-    picker drives the keyboard and the model card."""
-    ui.kb_out = [ui.panel, ui.typist]
-    ui.on_text = lambda t, m, st, learn, b: keystroke(keyboard_view, catalog, t, m, st, learn, b)  # noqa: E731
+def _wire_keyboard(ui, catalog: Catalog, api: KeyboardApi) -> None:
+    """Keystrokes and clicks on the panel never reach Gradio: the page's script (keyboard.js) sends
+    them to the JSON lane with the tab's session id. The events here tell that script what changed
+    (model, Learn, Autocorrect) and answer Keep and Forget on the same session."""
     ui.show_card = lambda m: model_card(catalog, m)  # noqa: E731
-    ui.kb_in = [ui.text, ui.model, ui.typist, ui.learn, ui.browser]
-    ui.text.change(ui.on_text, ui.kb_in, ui.kb_out, trigger_mode="always_last",
-                   show_progress="hidden", queue=False, **PRIVATE)
-    ui.learn.change(ui.on_text, ui.kb_in, ui.kb_out, show_progress="hidden", queue=False, **PRIVATE)
-    ui.keep.click(lambda m, st, b: keystroke(keep_profile, catalog, m, st, b), [ui.model, ui.typist, ui.browser],
-                  ui.kb_note, queue=False, **PRIVATE).then(ui.on_text, ui.kb_in, ui.kb_out, queue=False, **PRIVATE)
-    ui.forget.click(lambda m, st, b: keystroke(forget_profile, catalog, m, st, b), [ui.model, ui.typist, ui.browser],
-                    ui.kb_note, queue=False, **PRIVATE).then(ui.on_text, ui.kb_in, ui.kb_out, queue=False, **PRIVATE)
+    ui.kb_start = [ui.model, ui.browser, ui.sid, ui.learn, ui.autocorrect]
+    ui.kb_start_js = f"(m, b, s, l, a) => {{ window.chargenKb.start(m, b, s, l, a, {json.dumps(NO_MODEL)}); }}"
+    ui.learn.change(None, ui.learn, None, js="(l) => { window.chargenKb.set({learn: l}); }", **PRIVATE)
+    ui.autocorrect.change(None, ui.autocorrect, None, js="(a) => { window.chargenKb.set({autocorrect: a}); }",
+                          **PRIVATE)
+    refresh = "() => { window.chargenKb.refresh(); }"           # the status line after Keep / Forget
 
-    def on_press(text, model, typist, level, evt: gr.EventData):
-        return press(catalog, (evt._data or {}).get("key", ""), text, model, typist, level or "off")
-    ui.panel.click(on_press, [ui.text, ui.model, ui.typist, ui.autocorrect], ui.text, show_progress="hidden",
-                   queue=False, **PRIVATE)
-    ui.model.change(ui.on_text, ui.kb_in, ui.kb_out, show_progress="hidden", **PRIVATE) \
-        .then(ui.show_card, ui.model, [ui.card, ui.config], **PRIVATE) \
+    def tab(sid):
+        return api.pool.checkout(sid)[1] if sid else None
+    ui.keep.click(lambda m, sid, b: keystroke(keep_profile, catalog, m, tab(sid), b), [ui.model, ui.sid, ui.browser],
+                  ui.kb_note, queue=False, **PRIVATE).then(None, js=refresh, **PRIVATE)
+    ui.forget.click(lambda m, sid, b: keystroke(forget_profile, catalog, m, tab(sid), b), [ui.model, ui.sid, ui.browser],
+                    ui.kb_note, queue=False, **PRIVATE).then(None, js=refresh, **PRIVATE)
+    ui.model.change(None, ui.model, None, js="(m) => { window.chargenKb.set({model: m || ''}); }", **PRIVATE)
+    ui.model.change(ui.show_card, ui.model, [ui.card, ui.config], **PRIVATE) \
         .then(lambda m: model_sample(catalog, m), ui.model, ui.sample, **PRIVATE)
     ui.refresh.click(lambda m: gr.Dropdown(choices=catalog.names()), ui.model, ui.model, **PRIVATE)
     ui.resample.click(lambda m: model_sample(catalog, m, None), ui.model, ui.sample, **PRIVATE)
@@ -236,10 +231,11 @@ def _wire_page_load(demo, ui, catalog: Catalog, jobs: JobManager) -> None:
         current = catalog.names()
         m = m if m in current else catalog.default_name()
         # this browser's id (kept in its local storage): its kept profiles are filed under it
+        # and this tab's keyboard session id (the JSON lane's session; Keep and Forget find it by it)
         return (gr.Dropdown(choices=current, value=m), gr.Timer(active=jobs.busy()), browser or secrets.token_urlsafe(16),
-                ui.start_from_choices())
-    demo.load(load, [ui.model, ui.browser], [ui.model, ui.timer, ui.browser, ui.start_from], **PRIVATE) \
-        .then(ui.on_text, ui.kb_in, ui.kb_out, show_progress="hidden", **PRIVATE) \
+                ui.start_from_choices(), secrets.token_urlsafe(16))
+    demo.load(load, [ui.model, ui.browser], [ui.model, ui.timer, ui.browser, ui.start_from, ui.sid], **PRIVATE) \
+        .then(None, ui.kb_start, None, js=ui.kb_start_js, **PRIVATE) \
         .then(ui.show_card, ui.model, [ui.card, ui.config], **PRIVATE) \
         .then(lambda m: model_sample(catalog, m), ui.model, ui.sample, **PRIVATE) \
         .then(ui.poll, None, ui.poll_out, **PRIVATE)

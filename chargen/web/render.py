@@ -1,4 +1,4 @@
-"""The web app's HTML: the Keyboard panel (suggestion bar, next-character chips and chart, an
+"""The web app's HTML: the Keyboard panel (suggestion bar, next-character chips with their probabilities, an
 on-screen keyboard shaded by probability), the training progress, and the page's CSS. Pure string
 building from plain values: no model, no Gradio. Usage:
 
@@ -15,13 +15,6 @@ from ..keys import KOREAN_ROWS, LATIN_ROWS, show_char
 from ..words import current_word
 
 SPECIAL_KEYS = [("bksp", "⌫"), ("space", "space"), ("enter", "⏎")]
-CLICK_JS = """element.addEventListener('click', (e) => {
-  const b = e.target.closest('[data-key]');
-  if (!b) return;
-  trigger('click', {key: b.dataset.key});
-  const box = document.querySelector('#kb_text textarea');
-  if (box) box.focus();
-});"""
 
 
 def _button(cls: str, key: str, label: str, title: str = "", style: str = "") -> str:
@@ -59,25 +52,15 @@ def render_keyboard(korean: bool, mass: dict) -> str:
                                        for k, label in row) + "</div>" for row in rows) + "</div>"
 
 
-def render_chart(chars: list) -> str:
-    """The next-character distribution as horizontal bars (clicking a bar types it too)."""
-    top = max((p for _, p in chars), default=1.0) or 1.0
-    return '<div class="pchart">' + "".join(
-        _button("bar", "c:" + quote(c), f'<span class="lbl">{html.escape(show_char(c))}</span>'
-                f'<span class="track"><span class="fill" style="width:{100 * p / top:.1f}%"></span></span>'
-                f'<span class="val">{100 * p:.1f}%</span>', f"{100 * p:.2f}%") for c, p in chars) + "</div>"
-
-
 def render_panel(text: str, words=(), chars=(), korean: bool = False, mass=None, message: str = "",
                  status: str = "") -> str:
-    """The whole Keyboard panel as one HTML block: one output per keystroke (each extra output
-    component costs the browser a status tracker and a render pass, which 8 sessions feel).
-    ``status``: the one line about what the keyboard has learned from its user."""
+    """The whole Keyboard panel as one HTML block, as the page first shows it (the page's script,
+    chargen/web/keyboard.js, draws the same markup for every keystroke from the JSON lane's answer).
+    The next characters' probabilities are on the chips only. ``status``: the one line about what the
+    keyboard has learned from its user."""
     return ('<div class="kb-panel">' + render_suggestions(text, list(words), message)
             + (f'<div class="adapt-status" id="kb_status">{html.escape(status)}</div>' if status else "")
-            + render_chips(list(chars)) + '<div class="kb-lower">' + render_keyboard(korean, mass or {})
-            + '<div class="pchart-box"><div class="cap">next character</div>' + render_chart(list(chars))
-            + "</div></div></div>")
+            + render_chips(list(chars)) + render_keyboard(korean, mass or {}) + "</div>")
 
 
 def progress_html(snap: dict | None) -> str:
@@ -104,10 +87,6 @@ def samples_text(snap: dict | None) -> str:
 
 CSS = """
 .kb-panel { display: flex; flex-direction: column; gap: 12px; contain: content; }
-.kb-lower { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
-.kb-lower .keyboard { flex: 3 1 420px; }
-.pchart-box { flex: 2 1 260px; }
-.pchart-box .cap { font-size: 0.8em; opacity: 0.6; margin-bottom: 4px; }
 .sugg-bar { display: flex; gap: 8px; align-items: center; min-height: 44px; }
 .sugg-bar .kind { font-size: 0.8em; opacity: 0.6; width: 6.5em; }
 .sugg.fix { font-weight: 700; text-decoration: underline dotted; }
@@ -122,12 +101,6 @@ CSS = """
 .krow { display: flex; gap: 5px; }
 .key { min-width: 2.4em; height: 2.6em; border-radius: 6px; cursor: pointer; border: 1px solid var(--border-color-primary); }
 .key.wide { min-width: 5em; } .key.space { min-width: 16em; }
-.pchart { display: flex; flex-direction: column; gap: 3px; }
-.bar { display: flex; align-items: center; gap: 8px; cursor: pointer; background: none; border: none; padding: 0; }
-.bar .lbl { width: 1.6em; font-family: var(--font-mono); text-align: center; }
-.bar .track { flex: 1; height: 14px; background: var(--background-fill-secondary); border-radius: 3px; }
-.bar .fill { display: block; height: 100%; background: #f97316; border-radius: 3px; }
-.bar .val { width: 4em; text-align: right; font-size: 0.85em; opacity: 0.7; }
 .progress { height: 14px; border-radius: 7px; background: var(--background-fill-secondary); overflow: hidden; }
 .progress > div { height: 100%; background: #f97316; transition: width 0.3s; }
 #train_error { color: var(--error-text-color, #b91c1c); }
