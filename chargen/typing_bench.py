@@ -252,16 +252,25 @@ def __getattr__(name):
     return cls
 
 
-def _worker_init(cache_dir, correctors, seed):
+def clean_noise():
+    """kebbie's NoiseModel that types every word and space exactly (no typo, no fuzzy tap: clean typing)."""
+    from kebbie.noise_model import NoiseModel, Typo
+    return NoiseModel("en-US", common_typos={}, typo_probs={t: 0.0 for t in Typo}, x_ratio=1e9, y_ratio=1e9)
+
+
+def _worker_init(cache_dir, correctors, seed, clean=False):
     import_kebbie(cache_dir)
     from kebbie.oracle import init_tester, tester
     init_tester(tester, "en-US", None, correctors, seed, False)
+    if clean:
+        tester.noisy = clean_noise()
 
 
 def evaluate(corrector, sentences: dict[str, list[str]], seed: int = 0, n_proc: int = 1,
-             cache_dir=None, beta: float = BETA) -> dict:
+             cache_dir=None, beta: float = BETA, clean: bool = False) -> dict:
     """kebbie's Oracle with its own tester (noise model, tasks) and Scorer, the loop redone only to keep
-    the raw counts its results round away (``result["counts"]``); n_proc > 1: a fork pool."""
+    the raw counts its results round away (``result["counts"]``); n_proc > 1: a fork pool; ``clean``:
+    no noise (``clean_noise``), every word typed as written."""
     import_kebbie(cache_dir)
     from kebbie.oracle import tester
     from kebbie.scorer import Scorer
@@ -271,9 +280,10 @@ def evaluate(corrector, sentences: dict[str, list[str]], seed: int = 0, n_proc: 
         q.put(corrector)
     texts, domains = zip(*[(s, d) for d, ss in sentences.items() for s in ss]) if sentences else ((), ())
     scorer = Scorer(domains=list(sentences))
-    with ctx.Pool(n_proc, _worker_init, (cache_dir, q, seed)) if n_proc > 1 else contextlib.nullcontext() as pool:
+    init = (cache_dir, q, seed, clean)
+    with ctx.Pool(n_proc, _worker_init, init) if n_proc > 1 else contextlib.nullcontext() as pool:
         if pool is None:
-            _worker_init(cache_dir, q, seed)
+            _worker_init(*init)
         for domain, scr in zip(domains, pool.imap(tester, texts, 4) if pool else map(tester, texts)):
             scr.set_domain(domain)
             scorer.add(scr)
