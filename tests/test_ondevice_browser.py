@@ -223,6 +223,37 @@ def test_the_apps_link_opens_the_default_model(context, server):
     assert pg.evaluate(ENGINE_JS, ["Mr. Knightl", 3])["suggest"][0] == "Knightley"
 
 
+def test_a_fresh_set_up_fetches_the_runtime_on_the_pages_first_request(context, server, tmp_path, monkeypatch):
+    """No onnxruntime-web yet (a fresh clone after the README's one set-up command): the page's first
+    request has the app fetch it, integrity-checked (here from a local tarball standing for npm's), and
+    the page works; offline, the page says why and which command fetches it."""
+    import tarfile
+
+    from playwright.sync_api import expect
+
+    from chargen.web import ondevice
+    from chargen.web.ort_fetch import FILES, fetch, integrity_of
+    url, _ = server
+    tgz = tmp_path / "onnxruntime-web.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        for name in FILES:
+            tar.add(browser_dir() / "vendor" / name, f"package/dist/{name}")
+    monkeypatch.setenv("CHARGEN_ORT_DIR", str(tmp_path / "vendor"))
+    monkeypatch.setattr(ondevice, "_ORT_FAILED", [])
+    # offline: nothing listens at the tarball's address
+    monkeypatch.setenv("CHARGEN_ORT_URL", "http://127.0.0.1:9/onnxruntime-web.tgz")
+    pg = context.new_page()
+    pg.goto(f"{url}/ondevice/?model=default")
+    expect(pg.locator("#status")).to_contain_text("could not be downloaded", timeout=TIMEOUT)
+    expect(pg.locator("#status")).to_contain_text("bash chargen/browser/fetch-ort.sh")
+    pg.close()
+    monkeypatch.setattr(ondevice, "_ORT_FAILED", [])
+    monkeypatch.setattr(ondevice, "fetch", lambda folder: fetch(folder, url=tgz.as_uri(), integrity=integrity_of(tgz)))
+    pg = open_page(context, f"{url}/ondevice/?model=default")
+    assert (tmp_path / "vendor" / "VERSION").is_file()
+    assert pg.evaluate(ENGINE_JS, ["Mr. Knightl", 3])["suggest"][0] == "Knightley"
+
+
 def test_unknown_model_is_refused(context, server):
     url, _ = server
     pg = context.new_page()

@@ -17,7 +17,11 @@
   const engineHasTypos = () => chargen.engine.typos !== null;
 
   async function fromUrls() {                      // served: the app's export, or a folder over http
-    if (typeof ort === "undefined") throw new Error("onnxruntime-web is missing (vendor/): run chargen/browser/fetch-ort.sh");
+    if (typeof ort === "undefined") {             // the server says why (offline: the command that fetches it)
+      let why = "";
+      try { const r = await fetch("vendor/ort.wasm.min.js"); if (!r.ok) why = await r.text(); } catch (e) { why = String(e); }
+      throw new Error(why || "onnxruntime-web is missing (vendor/): run bash chargen/browser/fetch-ort.sh");
+    }
     ort.env.wasm.numThreads = 1;
     ort.env.wasm.wasmPaths = new URL("vendor/", location.href).href;
     const base = params.get("model") ? `models/${encodeURIComponent(params.get("model"))}/` : "./";
