@@ -71,9 +71,12 @@ def build_demo(checkpoints_dir=None, corpora_dir=None, max_upload_mb: float | No
         def models() -> list[str]:
             """The names of the valid checkpoints (for the `model` argument)."""
             return catalog.names()
-        # Off the queue: a keystroke is a few milliseconds of work, and the queue's own round trips
-        # cost more than that (each caller's session has its own lock; see chargen/typists.py)
-        gr.api(api.gradio_endpoint(), api_name="suggest", queue=False)
+        # Off the queue for /gradio_api/run/suggest: a keystroke is a few milliseconds of work, and the
+        # queue's own round trips cost more than that (each caller's session has its own lock; see
+        # chargen/typists.py). /gradio_api/call/suggest (gradio_client) always goes through the queue:
+        # there, no concurrency limit, else the calls run one at a time with the queue's idle poll
+        # between them (the keystrokes are serialised on the keystroke worker anyway)
+        gr.api(api.gradio_endpoint(), api_name="suggest", queue=False, concurrency_limit=None)
         gr.api(models, api_name="models", concurrency_limit=None)
     demo.chargen = {"catalog": catalog, "jobs": jobs, "max_upload_mb": max_upload_mb, "api": api}
     return demo
