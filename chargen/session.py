@@ -22,6 +22,7 @@ from .session_words import SessionWords
 from .tokenizer import CHAR
 from .completion import Trie
 from .faststep import pack_state
+from .gesture import resolve
 from .keys import text_jamo_keys
 from .prefix import common_prefix
 from .typos import autocorrection, completions, corrections, keyboard_edit
@@ -242,6 +243,12 @@ class Session:
         word may autocorrect it, and Backspace right after brings back what was typed. Returns the
         text the keyboard now shows."""
         return keyboard_edit(self, text, autocorrect)
+
+    def resolve_gesture(self, points, n: int = 3, layout: dict | None = None) -> list[tuple[str, float]]:
+        """The n likeliest words a gesture drawn across the keyboard spells after the text (see
+        ``gesture.resolve``): ``points`` a list of (x, y); ``layout`` each key's character -> its box
+        (left, top, right, bottom) in the points' coordinates (default: the app's keyboard, in key units)."""
+        return resolve(self, points, n, layout)
 
     def next_words(self, n: int = 3) -> list[tuple[str, float]]:
         """The n most probable next words (after a space or punctuation)."""

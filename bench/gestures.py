@@ -1,0 +1,247 @@
+"""Gesture typing measured: kebbie's swipe gestures on held-out sentences, decoded by chargen's gesture
+decoder (template matching + the keyboard's language model, ``chargen.gesture.resolve``) and by the
+SHARK2 baseline (the same matching with word frequency only, ``chargen.gesture.shark2``) in one run;
+top-1 and top-3 swipe resolution (kebbie's rule: the word exactly first / among the first three) and
+decode latency.
+
+English: kebbie 0.5.1's own NoiseModel("en-US").swipe (fuzzy taps on its en-US layout, Bezier curves
+between them, its random state seeded per sentence as its oracle does) for every word it can swipe
+(lower-case letters on the layout's first layer, two or more) in sentences of the validation split
+(the last 10%) of Austen, Tiny Shakespeare, the World English Bible and the Devil's Dictionary, with
+the sentence so far as context (kebbie's preprocessing and context update); the layout handed to the
+decoder is kebbie's key boxes, in its pixels. Korean (kebbie has no Korean layout): NSMC test with
+checkpoints/korean, kebbie's make_swipe_gesture through fuzzy taps (kebbie's sigma: half a key / 3)
+on the app's two-set layout drawn as 32 x 72 pixel keys. --dev draws sentences from the training
+part instead: tune there, never on the evaluation text.
+
+    python bench/gestures.py --sentences 50 --json bench/results/gestures.json
+    python bench/gestures.py --sentences 30 --dev --weights 4,4,2 --prior-weight 1
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+import numpy as np
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from chargen import gesture as G  # noqa: E402
+from chargen import typing_bench as tb  # noqa: E402
+from chargen.keys import word_keys  # noqa: E402
+from chargen.predictor import Predictor  # noqa: E402
+
+ENGLISH = ["austen", "tinyshakespeare", "bible", "devils"]
+KEY_W, KEY_H = 32.0, 72.0               # kebbie en-US's letter keys, in its pixels
+
+
+def kebbie_layout() -> dict:
+    """kebbie's en-US first layer: each letter key's box (left, top, right, bottom) in its pixels."""
+    tb.import_kebbie()
+    from kebbie.utils import load_keyboard
+    out = {}
+    for button in load_keyboard("en-US")["layout"][0]["buttons"]:
+        label, r = button["labels"][0], button["boundingRect"]
+        if button["type"] == 1 and len(label) == 1:
+            out[label] = (r["left"], r["top"], r["right"], r["bottom"])
+    return out
+
+
+def korean_layout() -> dict:
+    return {k: (b[0] * KEY_W, b[1] * KEY_H, b[2] * KEY_W, b[3] * KEY_H) for k, b in G.default_layout(True).items()}
+
+
+def korean_swipe(word: str, layout: dict):
+    """kebbie's swipe generator through fuzzy taps of the word's jamo keys (None if a key is missing)."""
+    from kebbie.gesture import make_swipe_gesture
+    keys = word_keys(word)
+    if len(keys) < 2 or any(k not in layout for k in keys):
+        return None
+    taps = []
+    for k in keys:
+        b = layout[k]
+        taps.append((random.gauss((b[0] + b[2]) / 2, (b[2] - b[0]) / 6), random.gauss((b[1] + b[3]) / 2, (b[3] - b[1]) / 6)))
+    return make_swipe_gesture(taps)
+
+
+def gestures(domain: str, sents: list[str], seed: int, layout: dict) -> list[tuple[str, str, list]]:
+    """(context, word, gesture) for every word kebbie can swipe, sentence by sentence."""
+    from kebbie.noise_model import NoiseModel
+    from kebbie.tokenizer import BasicTokenizer
+    noisy = NoiseModel("en-US", common_typos={}) if domain != "nsmc" else None
+    tok, out = BasicTokenizer(), []
+    for sentence in sents:
+        random.seed(seed + int(hashlib.sha256(sentence.encode("utf-8")).hexdigest(), 16))
+        context = ""
+        for word in tok.word_split(tok.preprocess(sentence)):
+            g = noisy.swipe(word) if noisy else korean_swipe(word, layout)
+            if g is not None and word.isalpha():
+                out.append((context, word, [tuple(map(float, pt)) for pt in g]))
+            context = tok.update_context(context, word)
+    return out
+
+
+def run(p: Predictor, cases, layout, weights, prior_weight, beam=True) -> dict:
+    s = p.session()
+    hit = {"lm1": 0, "lm3": 0, "sh1": 0, "sh3": 0}
+    ms, base_ms = [], []
+    for context, word, g in cases:
+        s.set_text(context)
+        t0 = time.perf_counter()
+        got = [w for w, _ in G.resolve(s, g, 3, layout, weights, prior_weight, beam, case=False)]
+        ms.append(1000 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        base = [w for w, _ in G.shark2(p, g, 3, layout, weights)]
+        base_ms.append(1000 * (time.perf_counter() - t0))
+        hit["lm1"] += bool(got) and got[0] == word
+        hit["lm3"] += word in got[:3]
+        hit["sh1"] += bool(base) and base[0] == word
+        hit["sh3"] += word in base[:3]
+    n = max(1, len(cases))
+    return {"gestures": len(cases), **{k: v / n for k, v in hit.items()},
+            "ms": ms, "shark2_ms": base_ms}
+
+
+def features(p: Predictor, cases, layout, pool_size: int = 96):
+    """Per gesture, for tuning: the candidates' channels, log frequency and log prior (the mixture with
+    the character model for every candidate of the pool), and which candidate is the word swiped."""
+    s, out = p.session(), []
+    t = G.templates(p, layout)
+    for context, word, g in cases:
+        s.set_text(context)
+        raw = G.despike(G._points(g) / t.unit)
+        words, ch, freq, found = G.pool(s, t, raw, keep=400)
+        if not words:
+            out.append(None)
+            continue
+        keep = set()
+        for w in ([4, 4, 2, 2], [8, 1, 1, 1], [1, 8, 1, 1], [1, 1, 8, 8]):
+            keep |= set(np.argsort(-(-(ch @ np.array(w, float)) + freq), kind="stable")[:pool_size // 4].tolist())
+        keep |= {i for i, x in enumerate(words) if x not in t.index}
+        keep = sorted(keep)
+        sub = [words[i] for i in keep]
+        prior = G.priors(s, t, sub, found, list(range(len(sub))))
+        out.append((sub, ch[keep], freq[keep], prior, sub.index(word) if word in sub else -1))
+    return out
+
+
+def accuracy(feats, w, prior_weight, lm=True) -> float:
+    w = np.asarray(w, float)
+    hit = 0
+    for f in feats:
+        if f is None or f[4] < 0:
+            continue
+        score = -(f[1] @ w) + prior_weight * (f[3] if lm else f[2])
+        hit += int(np.argmax(score) == f[4])
+    return hit / max(1, len(feats))
+
+
+def tune(feats, lm: bool):
+    """Coordinate descent over the channel weights and the prior's weight (on a doubling grid)."""
+    best = [4.0, 4.0, 2.0, 2.0, 1.0]
+    acc = accuracy(feats, best[:4], best[4], lm)
+    for _ in range(3):
+        for i in range(5):
+            for f in (0.0, 0.25, 0.5, 0.7, 1.4, 2.0, 4.0):
+                trial = list(best)
+                trial[i] = best[i] * f if i < 4 or f else best[i]
+                if i < 4 and best[i] == 0.0 and f > 1:
+                    trial[i] = f / 2
+                a = accuracy(feats, trial[:4], trial[4], lm)
+                if a > acc:
+                    acc, best = a, trial
+        print(f"{'LM' if lm else 'SHARK2'}: {acc:.4f} at weights {best[:4]} prior {best[4]}", file=sys.stderr, flush=True)
+    return best, acc
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def table(results: dict) -> str:
+    lines = ["| domain | gestures | decoder top-1 | top-3 | SHARK2 top-1 | top-3 | ratio top-1 | p50 ms | p99 ms |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for d, r in results.items():
+        ratio = r["lm1"] / r["sh1"] if r["sh1"] else float("inf")
+        lines.append(f"| {d} | {r['gestures']} | {r['lm1']:.3f} | {r['lm3']:.3f} | {r['sh1']:.3f} | {r['sh3']:.3f} | "
+                     f"{ratio:.2f}x | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
+    return "\n".join(lines)
+
+
+def cpu_kind() -> str:
+    try:
+        flags = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return "unknown"
+    return "AVX-512 + bf16" if "avx512_bf16" in flags else "AVX2" if "avx2" in flags else "other"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--checkpoint", default="default", help="the English model (bundled name or path)")
+    ap.add_argument("--korean-checkpoint", default="korean")
+    ap.add_argument("--domains", nargs="+", default=ENGLISH + ["nsmc"])
+    ap.add_argument("--sentences", type=int, default=50, help="sentences per domain")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dev", action="store_true", help="sentences from the training part (tuning)")
+    ap.add_argument("--weights", default=None, help="shape,location,keys,coverage channel weights (default: the module's)")
+    ap.add_argument("--prior-weight", type=float, default=G.PRIOR_WEIGHT)
+    ap.add_argument("--no-beam", action="store_true", help="no candidates from the character model's beam")
+    ap.add_argument("--tune", action="store_true", help="choose the weights on these gestures (use with --dev)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    from typos import corpus, held_out   # bench/typos.py's corpora and splits
+    tb.import_kebbie()
+    weights = tuple(float(x) for x in args.weights.split(",")) if args.weights else G.WEIGHTS
+    models, results, tuning = {}, {}, []
+    for d in args.domains:
+        korean = d == "nsmc"
+        ck = args.korean_checkpoint if korean else args.checkpoint
+        p = models.get(ck) or models.setdefault(ck, Predictor.from_checkpoint(ck))
+        layout = korean_layout() if korean else kebbie_layout()
+        sents = tb.sentences(held_out(d, args.dev), args.sentences, args.seed, unwrap=corpus(d)[1])
+        cases = gestures(d, sents, args.seed, layout)
+        G.templates(p, layout)                       # built once, not timed
+        if args.tune:
+            tuning.extend(features(p, cases, layout))
+            continue
+        r = run(p, cases, layout, weights, args.prior_weight, not args.no_beam)
+        r.update(p50_ms=pct(r["ms"], 0.5), p99_ms=pct(r["ms"], 0.99), shark2_p50_ms=pct(r["shark2_ms"], 0.5),
+                 checkpoint=str(ck), sentences=len(sents))
+        results[d] = r
+        print(f"{d}: {r['gestures']} gestures, top-1 {r['lm1']:.3f} (SHARK2 {r['sh1']:.3f}), top-3 {r['lm3']:.3f}, "
+              f"p99 {r['p99_ms']:.1f} ms", file=sys.stderr, flush=True)
+    if args.tune:
+        for lm in (True, False):
+            print(tune(tuning, lm))
+        return 0
+    eng = [d for d in results if d != "nsmc"]
+    if eng:
+        tot = sum(results[d]["gestures"] for d in eng)
+        allms = [m for d in eng for m in results[d]["ms"]]
+        results["English (all)"] = {"gestures": tot, **{k: sum(results[d][k] * results[d]["gestures"] for d in eng) / max(1, tot)
+                                                          for k in ("lm1", "lm3", "sh1", "sh3")},
+                                    "p50_ms": pct(allms, 0.5), "p99_ms": pct(allms, 0.99)}
+    print(table(results))
+    if args.json:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        slim = {d: {k: v for k, v in r.items() if k not in ("ms", "shark2_ms")} for d, r in results.items()}
+        Path(args.json).write_text(json.dumps({"results": slim, "weights": weights, "prior_weight": args.prior_weight,
+                                               "dev": args.dev, "sentences": args.sentences, "seed": args.seed,
+                                               "cpu": cpu_kind(), "threads": os.environ.get("OMP_NUM_THREADS"),
+                                               "commit": commit}, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
