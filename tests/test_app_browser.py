@@ -144,8 +144,12 @@ def test_keystrokes_go_to_the_json_lane_not_through_gradio(page):
     session id and draws the panel from the answer: not one request to Gradio while typing."""
     from playwright.sync_api import expect
     expect(page.locator("#app_title")).to_contain_text("chargen")           # the page says what it is
-    seen = []
+    seen, last = [], [time.monotonic()]
     page.on("request", lambda r: seen.append((r.url, r.post_data or "")))
+    page.on("request", lambda r: "/gradio_api/" in r.url and last.__setitem__(0, time.monotonic()))
+    while time.monotonic() - last[0] < 3:       # the page load's own queued events (model card, sample) done
+        page.wait_for_timeout(100)
+    seen.clear()
     box(page).click()
     page.keyboard.type("First Cit", delay=30)
     assert all(w.startswith("Cit") for w in words(page, "First Cit"))

@@ -207,7 +207,8 @@ class KeyboardApi:
         Keyboard tab's own calls (with a session id) add ``browser`` (its kept profile, if any, is
         where a new session starts), ``key`` (a click on a suggestion, chip or on-screen key, applied
         to ``text`` first at the ``autocorrect`` level; the answer's ``text`` is the result) and
-        ``panel`` (the on-screen keyboard's shading, its rows, the learning status line)."""
+        ``panel`` (the on-screen keyboard's shading, its rows, the learning status line; not the
+        corrections list, which the page does not show apart from the bar)."""
         model = model or self.catalog.default_name()
         if not model:
             raise gr.Error(NO_MODEL)
@@ -226,7 +227,8 @@ class KeyboardApi:
                 s = typist.session_for(predictor, model, text, learn=bool(learn) and bool(sid), profile=profile)
                 answer = {"model": model, "kind": "next words" if not current_word(text) else "completions",
                           "suggestions": s.suggest(n), "next_chars": [[c, p] for c, p in s.next_chars(N_CHIPS)],
-                          **corrections_answer(s, n, autocorrect)}
+                          # the page shows corrections in the bar (suggest ranks them), not as a list
+                          **({} if panel else corrections_answer(s, n, autocorrect))}
                 if panel:
                     answer.update(panel_answer(s, typist, text, answer["next_chars"], predictor.korean))
                 return {"session": sid or self.pool.offer(typist), **answer}
