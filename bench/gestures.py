@@ -2,113 +2,40 @@
 decoder (template matching + the keyboard's language model, ``chargen.gesture.resolve``) and by the
 SHARK2 baseline (the same matching with word frequency only, ``chargen.gesture.shark2``) in one run;
 top-1 and top-3 swipe resolution (kebbie's rule: the word exactly first / among the first three) and
-decode latency.
+decode latency. The protocol is ``chargen.gesture_bench`` (also ``chargen eval --gestures``).
 
-English: kebbie 0.5.1's own NoiseModel("en-US").swipe (fuzzy taps on its en-US layout, Bezier curves
-between them, its random state seeded per sentence as its oracle does) for every word it can swipe
-(lower-case letters on the layout's first layer, two or more) in sentences of the validation split
-(the last 10%) of Austen, Tiny Shakespeare, the World English Bible and the Devil's Dictionary, with
-the sentence so far as context (kebbie's preprocessing and context update); the layout handed to the
-decoder is kebbie's key boxes, in its pixels. Korean (kebbie has no Korean layout): NSMC test with
-checkpoints/korean, kebbie's make_swipe_gesture through fuzzy taps (kebbie's sigma: half a key / 3)
-on the app's two-set layout drawn as 32 x 72 pixel keys. --dev draws sentences from the training
-part instead: tune there, never on the evaluation text.
+English: kebbie 0.5.1's own NoiseModel("en-US").swipe for every word it can swipe in sentences of the
+validation split (the last 10% of the characters) of Austen, Tiny Shakespeare, the World English
+Bible and the Devil's Dictionary (bench/typos.py's corpora and splits), the sentence so far as
+context; the layout handed to the decoder is kebbie's key boxes, in its pixels. Korean: NSMC test with
+checkpoints/korean, kebbie's make_swipe_gesture through fuzzy taps on the app's two-set layout.
+--dev draws sentences from the training part instead; --tune chooses the decoder's and the
+baseline's weights there (never on the evaluation text).
 
     python bench/gestures.py --sentences 50 --json bench/results/gestures.json
-    python bench/gestures.py --sentences 30 --dev --weights 4,4,2 --prior-weight 1
+    python bench/gestures.py --sentences 25 --dev --tune --domains austen tinyshakespeare bible devils
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import random
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import numpy as np
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from chargen import gesture as G  # noqa: E402
+from chargen import gesture_bench as gb  # noqa: E402
 from chargen import typing_bench as tb  # noqa: E402
-from chargen.keys import word_keys  # noqa: E402
 from chargen.predictor import Predictor  # noqa: E402
 
 ENGLISH = ["austen", "tinyshakespeare", "bible", "devils"]
-KEY_W, KEY_H = 32.0, 72.0               # kebbie en-US's letter keys, in its pixels
-
-
-def kebbie_layout() -> dict:
-    """kebbie's en-US first layer: each letter key's box (left, top, right, bottom) in its pixels."""
-    tb.import_kebbie()
-    from kebbie.utils import load_keyboard
-    out = {}
-    for button in load_keyboard("en-US")["layout"][0]["buttons"]:
-        label, r = button["labels"][0], button["boundingRect"]
-        if button["type"] == 1 and len(label) == 1:
-            out[label] = (r["left"], r["top"], r["right"], r["bottom"])
-    return out
-
-
-def korean_layout() -> dict:
-    return {k: (b[0] * KEY_W, b[1] * KEY_H, b[2] * KEY_W, b[3] * KEY_H) for k, b in G.default_layout(True).items()}
-
-
-def korean_swipe(word: str, layout: dict):
-    """kebbie's swipe generator through fuzzy taps of the word's jamo keys (None if a key is missing)."""
-    from kebbie.gesture import make_swipe_gesture
-    keys = word_keys(word)
-    if len(keys) < 2 or any(k not in layout for k in keys):
-        return None
-    taps = []
-    for k in keys:
-        b = layout[k]
-        taps.append((random.gauss((b[0] + b[2]) / 2, (b[2] - b[0]) / 6), random.gauss((b[1] + b[3]) / 2, (b[3] - b[1]) / 6)))
-    return make_swipe_gesture(taps)
-
-
-def gestures(domain: str, sents: list[str], seed: int, layout: dict) -> list[tuple[str, str, list]]:
-    """(context, word, gesture) for every word kebbie can swipe, sentence by sentence."""
-    from kebbie.noise_model import NoiseModel
-    from kebbie.tokenizer import BasicTokenizer
-    noisy = NoiseModel("en-US", common_typos={}) if domain != "nsmc" else None
-    tok, out = BasicTokenizer(), []
-    for sentence in sents:
-        random.seed(seed + int(hashlib.sha256(sentence.encode("utf-8")).hexdigest(), 16))
-        context = ""
-        for word in tok.word_split(tok.preprocess(sentence)):
-            g = noisy.swipe(word) if noisy else korean_swipe(word, layout)
-            if g is not None and word.isalpha():
-                out.append((context, word, [tuple(map(float, pt)) for pt in g]))
-            context = tok.update_context(context, word)
-    return out
-
-
-def run(p: Predictor, cases, layout, weights, prior_weight, beam=True) -> dict:
-    s = p.session()
-    hit = {"lm1": 0, "lm3": 0, "sh1": 0, "sh3": 0}
-    ms, base_ms = [], []
-    for context, word, g in cases:
-        s.set_text(context)
-        t0 = time.perf_counter()
-        got = [w for w, _ in G.resolve(s, g, 3, layout, weights, prior_weight, beam, case=False)]
-        ms.append(1000 * (time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        base = [w for w, _ in G.shark2(p, g, 3, layout, weights)]
-        base_ms.append(1000 * (time.perf_counter() - t0))
-        hit["lm1"] += bool(got) and got[0] == word
-        hit["lm3"] += word in got[:3]
-        hit["sh1"] += bool(base) and base[0] == word
-        hit["sh3"] += word in base[:3]
-    n = max(1, len(cases))
-    return {"gestures": len(cases), **{k: v / n for k, v in hit.items()},
-            "ms": ms, "shark2_ms": base_ms}
 
 
 def features(p: Predictor, cases, layout, pool_size: int = 96):
@@ -163,18 +90,13 @@ def tune(feats, lm: bool):
     return best, acc
 
 
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
-
-
 def table(results: dict) -> str:
-    lines = ["| domain | gestures | decoder top-1 | top-3 | SHARK2 top-1 | top-3 | ratio top-1 | p50 ms | p99 ms |",
+    lines = ["| domain | gestures | decoder top-1 | top-3 | SHARK2 top-1 | top-3 | top-1 ratio | p50 ms | p99 ms |",
              "|---|---|---|---|---|---|---|---|---|"]
     for d, r in results.items():
-        ratio = r["lm1"] / r["sh1"] if r["sh1"] else float("inf")
-        lines.append(f"| {d} | {r['gestures']} | {r['lm1']:.3f} | {r['lm3']:.3f} | {r['sh1']:.3f} | {r['sh3']:.3f} | "
-                     f"{ratio:.2f}x | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
+        ratio = r["top1"] / r["shark2_top1"] if r["shark2_top1"] else float("inf")
+        lines.append(f"| {d} | {r['gestures']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['shark2_top1']:.3f} | "
+                     f"{r['shark2_top3']:.3f} | {ratio:.2f}x | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
     return "\n".join(lines)
 
 
@@ -208,19 +130,18 @@ def main(argv=None) -> int:
         korean = d == "nsmc"
         ck = args.korean_checkpoint if korean else args.checkpoint
         p = models.get(ck) or models.setdefault(ck, Predictor.from_checkpoint(ck))
-        layout = korean_layout() if korean else kebbie_layout()
+        layout = gb.korean_layout() if korean else gb.kebbie_layout()
         sents = tb.sentences(held_out(d, args.dev), args.sentences, args.seed, unwrap=corpus(d)[1])
-        cases = gestures(d, sents, args.seed, layout)
-        G.templates(p, layout)                       # built once, not timed
+        cases = gb.swipes(sents, args.seed, korean)
         if args.tune:
+            G.templates(p, layout)
             tuning.extend(features(p, cases, layout))
             continue
-        r = run(p, cases, layout, weights, args.prior_weight, not args.no_beam)
-        r.update(p50_ms=pct(r["ms"], 0.5), p99_ms=pct(r["ms"], 0.99), shark2_p50_ms=pct(r["shark2_ms"], 0.5),
-                 checkpoint=str(ck), sentences=len(sents))
+        r = gb.evaluate(p, cases, layout, weights, args.prior_weight, not args.no_beam)
+        r.update(checkpoint=str(ck), sentences=len(sents))
         results[d] = r
-        print(f"{d}: {r['gestures']} gestures, top-1 {r['lm1']:.3f} (SHARK2 {r['sh1']:.3f}), top-3 {r['lm3']:.3f}, "
-              f"p99 {r['p99_ms']:.1f} ms", file=sys.stderr, flush=True)
+        print(f"{d}: {r['gestures']} gestures, top-1 {r['top1']:.3f} (SHARK2 {r['shark2_top1']:.3f}), "
+              f"top-3 {r['top3']:.3f}, p99 {r['p99_ms']:.1f} ms", file=sys.stderr, flush=True)
     if args.tune:
         for lm in (True, False):
             print(tune(tuning, lm))
@@ -230,13 +151,14 @@ def main(argv=None) -> int:
         tot = sum(results[d]["gestures"] for d in eng)
         allms = [m for d in eng for m in results[d]["ms"]]
         results["English (all)"] = {"gestures": tot, **{k: sum(results[d][k] * results[d]["gestures"] for d in eng) / max(1, tot)
-                                                          for k in ("lm1", "lm3", "sh1", "sh3")},
-                                    "p50_ms": pct(allms, 0.5), "p99_ms": pct(allms, 0.99)}
+                                                          for k in ("top1", "top3", "shark2_top1", "shark2_top3")},
+                                    "p50_ms": gb.percentile(allms, 0.5), "p99_ms": gb.percentile(allms, 0.99)}
     print(table(results))
     if args.json:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        slim = {d: {k: v for k, v in r.items() if k not in ("ms", "shark2_ms")} for d, r in results.items()}
+        slim = {d: {k: v for k, v in r.items() if k != "ms"} for d, r in results.items()}
         Path(args.json).write_text(json.dumps({"results": slim, "weights": weights, "prior_weight": args.prior_weight,
+                                               "shark2_weights": G.SHARK2_WEIGHTS, "shark2_prior": G.SHARK2_PRIOR,
                                                "dev": args.dev, "sentences": args.sentences, "seed": args.seed,
                                                "cpu": cpu_kind(), "threads": os.environ.get("OMP_NUM_THREADS"),
                                                "commit": commit}, indent=1), encoding="utf-8")

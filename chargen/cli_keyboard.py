@@ -18,7 +18,7 @@ from .hangul import decompose_hangul, is_korean_text
 from .keys import jamo_keys
 from .keystrokes import ComposedTyping, JamoTyping, ModelEngine, keystroke_savings
 from .predictor import Predictor
-from . import typing_bench
+from . import gesture_bench, typing_bench
 from .typed_loss import typed_loss
 from .typos import LEVELS, review
 from .words import current_word
@@ -44,6 +44,9 @@ def add_keyboard_commands(sub, default_checkpoint: str) -> None:
                    "and score autocorrection, completion with and without typos and next word (English)")
     e.add_argument("--typo-sentences", type=int, default=150, help="sentences drawn from the text (--typos)")
     e.add_argument("--autocorrect", default="modest", choices=LEVELS, help="the autocorrect level scored (--typos)")
+    e.add_argument("--gestures", type=int, nargs="?", const=100, default=0, metavar="SENTENCES",
+                   help="also swipe the words of SENTENCES sentences of the text (default 100) with kebbie's gesture "
+                   "generator: top-1/top-3 of the gesture decoder and of the SHARK2 baseline, latency (English)")
     e.add_argument("--adapt", action="store_true", help="also read the text once, in order, learning as it goes "
                    "(dynamic evaluation, as the keyboard learns its user): each character scored before it is "
                    "learned; with --ksr the simulated user's typing is learned as it is typed")
@@ -86,7 +89,7 @@ def cmd_eval(args) -> int:
     predictor = Predictor.from_checkpoint(args.checkpoint, cache=not args.no_cache,
                                           **({"words": None} if args.no_words else {}))
     text = "".join(iter_text(find_files([args.text]), args.encoding))
-    if args.typos:
+    if args.typos or args.gestures:
         _check_typos(text)
     m = text_metrics(predictor.model, predictor.tokenizer, text)
     print(_loss_line(args.text, m))
@@ -99,6 +102,8 @@ def cmd_eval(args) -> int:
         m.update(_ksr(args, predictor, text[:args.max_chars] if args.max_chars else text))
     if args.typos:
         m.update(_typos(args, text))
+    if args.gestures:
+        m.update(_gestures(args, predictor, text))
     if args.json:
         Path(args.json).write_text(json.dumps(m, indent=2))
     return 0
@@ -127,6 +132,15 @@ def _typos(args, text: str) -> dict:
           f"{t['completion_top3_clean']:.3f} clean, {t['completion_top3_typo']:.3f} with typos; next word top-3 "
           f"{t['next_word_top3']:.3f}")
     return {f"typos_{k}": v for k, v in t.items()}
+
+
+def _gestures(args, predictor: Predictor, text: str) -> dict:
+    """kebbie's swipe gestures on sentences of ``text``, decoded with the sentence so far (see chargen.gesture_bench)."""
+    cases = gesture_bench.swipes(typing_bench.sentences(text, args.gestures, 0))
+    r = gesture_bench.evaluate(predictor, cases, gesture_bench.kebbie_layout())
+    print(f"gestures ({r['gestures']:,} words swiped): top-1 {r['top1']:.3f}, top-3 {r['top3']:.3f}; SHARK2 baseline "
+          f"top-1 {r['shark2_top1']:.3f}, top-3 {r['shark2_top3']:.3f}; decode p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+    return {("gestures_words" if k == "gestures" else f"gestures_{k}"): v for k, v in r.items() if k != "ms"}
 
 
 def _loss_line(name: str, m: dict, prefix: str = "val") -> str:

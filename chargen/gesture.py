@@ -194,8 +194,14 @@ _lock = threading.Lock()
 
 def templates(p, layout: dict | None = None) -> Templates:
     """The predictor's vocabulary on ``layout`` (default: the app's keyboard), kept on the predictor."""
-    layout = layout or default_layout(p.korean)
-    sig = tuple(sorted((k, tuple(map(float, b))) for k, b in layout.items()))
+    layout = default_layout(p.korean) if layout is None else layout
+    try:
+        sig = tuple(sorted((str(k), tuple(float(x) for x in b)) for k, b in layout.items()))
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError("a layout maps each key's character to its box [left, top, right, bottom]") from None
+    if any(len(b) != 4 for _, b in sig):
+        raise ValueError("a layout maps each key's character to its box [left, top, right, bottom]")
+    layout = dict(sig)
     memo = p.__dict__.setdefault("_gesture_templates", {})
     t = memo.get(sig)
     if t is None:

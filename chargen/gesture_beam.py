@@ -9,8 +9,8 @@ key. A word closes where its last key lies near the gesture's end and the model 
 it. Hypotheses are ranked by the model's log-probability less ``FIT`` times each key's squared distance
 to its place (a word the model finds unlikely but the gesture draws well is kept); steps go through the session's trie (shared
 with the completion search and the typo decoder). The gesture decoder (``chargen.gesture``) scores
-what it finds with every other candidate. Latin layouts only (a jamo model's words come from its
-vocabulary). Usage (from the decoder):
+what it finds with every other candidate. A jamo model walks jamo: a compound vowel or a final
+cluster is two keys in a row (ㅘ = ㅗ then ㅏ, as the two-set keyboard types it). Usage (from the decoder):
 
     path_candidates(s, g, centre)     # {"Knightley": log P_char, ...}; g: (M, 2) in key units
 """
@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .completion import add_finished, nth_best
+from .keys import char_keys
 from .words import current_word
 
 WIDTH = 10             # hypotheses kept per depth
@@ -34,14 +35,24 @@ FIT = 10.0             # nats per squared key unit between a key and the gesture
 
 
 def _tokens(p, centre: dict):
-    """The model's one-letter word tokens whose key is on the layout: ids, key centres, capitals."""
-    ids, xy, upper = [], [], []
+    """The model's one-character word tokens whose keys are on the layout: ids, their first and
+    second keys (-1: none; a Korean compound vowel or final cluster is two keys), capitals, and the
+    keys' centres (K, 2)."""
+    keys: dict[str, int] = {}
+    ids, first, second, upper = [], [], [], []
     for i, (t, word) in enumerate(zip(p.token_texts, p.word_mask)):
-        if word and len(t) == 1 and t.isalpha() and t.lower() in centre:
-            ids.append(i)
-            xy.append(centre[t.lower()])
-            upper.append(t != t.lower())
-    return np.array(ids, np.int64), np.array(xy, np.float64).reshape(-1, 2), np.array(upper, bool)
+        if not (word and len(t) == 1 and t.isalpha()):
+            continue
+        ks = char_keys(t) if p.korean else (t.lower(),)
+        if not ks or len(ks) > 2 or any(k not in centre for k in ks):
+            continue
+        codes = [keys.setdefault(k, len(keys)) for k in ks]
+        ids.append(i)
+        first.append(codes[0])
+        second.append(codes[1] if len(codes) > 1 else -1)
+        upper.append(t != t.lower())
+    xy = np.array([centre[k] for k in keys], np.float64).reshape(-1, 2)
+    return np.array(ids, np.int64), np.array(first, np.int64), np.array(second, np.int64), np.array(upper, bool), xy
 
 
 def _bent(g: np.ndarray, a, b, i: int, j: int) -> bool:
@@ -69,22 +80,35 @@ def _next_place(D: np.ndarray) -> np.ndarray:
     return np.where(first >= 0, np.take_along_axis(dip, np.maximum(first, 0), 1), -1)
 
 
+def _steps(place, D, F, S, at):
+    """Where each token takes each hypothesis (K, T) (-1: it cannot), the place after its first key,
+    and the squared distances of its keys to their places."""
+    h1 = place[F][:, at].T                                                       # (K, T)
+    h2 = np.where(S[None] >= 0, place[np.maximum(S, 0)[None], np.maximum(h1, 0)], h1)
+    here = np.where((h1 >= 0) & (h2 >= 0), h2, -1)
+    near = D[F[None], np.maximum(h1, 0)] ** 2 + np.where(S[None] >= 0, D[np.maximum(S, 0)[None], np.maximum(h2, 0)] ** 2, 0.0)
+    return here, h1, near
+
+
 def path_candidates(s, g: np.ndarray, centre: dict, known=None) -> dict[str, float]:
     """Up to ``FOUND`` words (as shown) the gesture ``g`` (M, 2 key units) may draw, each with its
     log P_char from the word's start (then a boundary); empty where the beam does not apply (a
-    Korean or subword model, the word's start no longer cached)."""
+    subword model, the word's start no longer cached, a word being typed)."""
     p = s.p
     st = s._states.get(len(s.ids) - len(s._word_ids(current_word(s.text))))
-    if p.korean or p.subword is not None or s.remainder or st is None or current_word(s.text):
+    if p.subword is not None or s.remainder or st is None or current_word(s.text):
         return {}
-    ids, xy, upper = _tokens(p, centre)
+    memo = p.__dict__.get("_gesture_tokens")
+    if memo is None or memo[0] is not centre:
+        memo = p.__dict__["_gesture_tokens"] = (centre, _tokens(p, centre))
+    ids, F, S, upper, xy = memo[1]
     if not len(ids):
         return {}
-    D = np.sqrt(((xy[:, None, :] - g[None]) ** 2).sum(-1))                       # (T, M)
+    D = np.sqrt(((xy[:, None, :] - g[None]) ** 2).sum(-1))                       # (keys, M)
     place = _next_place(D)
     M = len(g)
     root = s._trie.root(st, [], st[0], st[1])
-    paths, texts, lp, at, last, fits = [()], [""], np.zeros(1), [0], [None], np.zeros(1)
+    paths, texts, lp, at, last, fits = [()], [""], np.zeros(1), [0], [-1], np.zeros(1)
     logp = s._trie.nodes[root][1][None]
     finished: dict[str, float] = {}
     rank: dict[str, float] = {}
@@ -104,18 +128,20 @@ def path_candidates(s, g: np.ndarray, centre: dict, known=None) -> dict[str, flo
         cont = lp[:, None] + logp[:, ids]                                        # (K, T)
         if depth:
             cont[:, upper] = -np.inf                                             # a capital starts a word only
-            here = place[:, at].T                                                # (K, T)
-        else:
-            here = np.where(D[:, 0] <= NEAR, place[:, 0], -1)[None]
-        near = np.take_along_axis(D, np.maximum(here, 0).T, 1).T                 # (K, T)
-        score = np.where(here >= 0, cont + fits[:, None] - FIT * near ** 2, -np.inf)
+            here, h1, near = _steps(place, D, F, S, np.array(at))
+        else:                                                                    # the first key at the start
+            here, h1, near = _steps(place, D, F, S, np.zeros(1, np.int64))
+            here = np.where(D[F, 0][None] <= NEAR, here, -1)
+        score = np.where(here >= 0, cont + fits[:, None] - FIT * near, -np.inf)
         bar = nth_best(rank.values(), FOUND)
         chosen = []
         for j in np.argsort(-score, axis=None, kind="stable").tolist():
             k, c = divmod(j, len(ids))
             if score[k, c] <= bar or len(chosen) >= WIDTH:
                 break
-            if depth and _bent(g, xy[last[k]], xy[c], at[k], here[k, c]):
+            if depth and _bent(g, xy[last[k]], xy[F[c]], at[k], h1[k, c]):
+                continue
+            if S[c] >= 0 and _bent(g, xy[F[c]], xy[S[c]], h1[k, c], here[k, c]):
                 continue
             chosen.append((k, c, int(here[k, c])))
         if not chosen:
@@ -123,7 +149,7 @@ def path_candidates(s, g: np.ndarray, centre: dict, known=None) -> dict[str, flo
         paths = [paths[k] + (int(ids[c]),) for k, c, _ in chosen]
         texts = [texts[k] + p.token_texts[ids[c]] for k, c, _ in chosen]
         lp = np.array([cont[k, c] for k, c, _ in chosen])
-        fits = np.array([fits[k] - FIT * near[k, c] ** 2 for k, c, _ in chosen])
-        at, last = [h for *_, h in chosen], [c for _, c, _ in chosen]
+        fits = np.array([fits[k] - FIT * near[k, c] for k, c, _ in chosen])
+        at, last = [h for *_, h in chosen], [int(S[c] if S[c] >= 0 else F[c]) for _, c, _ in chosen]
         logp = s._trie.expand(s.stepper, [root + q for q in paths])
     return {w: finished[w] for w in sorted(rank, key=lambda w: -rank[w])[:FOUND]}

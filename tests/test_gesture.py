@@ -113,6 +113,12 @@ def test_bad_input_is_a_clear_error(english, points):
         english.session("I saw ").resolve_gesture(points)
 
 
+@pytest.mark.parametrize("layout", [["q", 0, 0, 1, 1], {"q": (0, 0, 1)}, {"q": "abcd"}, {"q": (0, 0, 0, 0)}, {}])
+def test_bad_layout_is_a_clear_error(english, layout):
+    with pytest.raises(ValueError):
+        english.session("I saw ").resolve_gesture(line("the"), layout=layout)
+
+
 def test_odd_but_valid_input_answers_quickly(english):
     s = english.session("I saw ")
     one = s.resolve_gesture(line("t"))                      # one point: a tap on "t"
