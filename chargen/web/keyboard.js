@@ -19,6 +19,10 @@
   // sqrt: a 4% key is still visibly tinted; 0.05 steps: most keys keep their style between keystrokes
   const shade = (p) => `background:rgba(249,115,22,${(Math.round(20 * Math.min(1, Math.sqrt(p))) / 20).toFixed(2)})`;
 
+  // The panel: the bar, the status line, the chips, the on-screen keyboard. Drawn whole the first
+  // time and when the layout changes; after that the keyboard's buttons stay and only their shading
+  // changes where it did (most keys keep their style between keystrokes: fewer DOM writes).
+  let layout = "";
   function render(text, a, message) {
     const kind = a && a.kind ? a.kind : "next words";
     const typed = a ? a.typed || "" : "";
@@ -26,17 +30,31 @@
     const inner = message ? esc(message) : words.map((w) => w.startsWith(typed)
       ? button("sugg", "w:" + quote(w), esc(w))
       : button("sugg fix", "w:" + quote(w), esc(w), `correction of ${typed}`)).join("") || '<span class="none">—</span>';
-    let html = `<div class="kb-panel"><div class="sugg-bar" data-len="${Array.from(text).length}" data-kind="${esc(kind)}">` +
+    const bar = `<div class="sugg-bar" data-len="${Array.from(text).length}" data-kind="${esc(kind)}">` +
       `<span class="kind">${esc(kind)}</span>${inner}</div>`;
-    if (a && a.status) html += `<div class="adapt-status" id="kb_status">${esc(a.status)}</div>`;
-    html += '<div class="chips">' + (a ? a.next_chars.map(([c, p], i) => button("chip", "c:" + quote(c),
+    const status = a && a.status ? `<div class="adapt-status" id="kb_status">${esc(a.status)}</div>` : "";
+    const chips = '<div class="chips">' + (a ? a.next_chars.map(([c, p], i) => button("chip", "c:" + quote(c),
       `${esc(a.shown[i])}<small>${(100 * p).toFixed(0)}%</small>`, `${(100 * p).toFixed(1)}%`)).join("") : "") + "</div>";
+    const rows = a ? a.rows.join("\n") : "";
+    const keys = panel.querySelector(".keyboard");
+    if (a && keys && rows === layout) {           // the same keyboard: its shading only
+      for (const b of keys.querySelectorAll("button.key")) {
+        const style = shade(a.mass[decodeURIComponent(b.dataset.key.slice(2))] || 0);
+        if (b.getAttribute("style") !== style) b.setAttribute("style", style);
+      }
+      const box = keys.parentNode;                 // the bar, status line and chips before it, new
+      while (box.firstChild !== keys) box.removeChild(box.firstChild);
+      box.insertBefore(document.createRange().createContextualFragment(bar + status + chips), keys);
+      return;
+    }
+    let html = `<div class="kb-panel">${bar}${status}${chips}`;
     if (a) {
-      const rows = a.rows.map((r) => Array.from(r).map((k) => [k, esc(k)])).concat([SPECIAL]);
-      html += '<div class="keyboard">' + rows.map((row) => '<div class="krow">' + row.map(([k, label]) =>
+      const grid = a.rows.map((r) => Array.from(r).map((k) => [k, esc(k)])).concat([SPECIAL]);
+      html += '<div class="keyboard">' + grid.map((row) => '<div class="krow">' + row.map(([k, label]) =>
         button(k.length === 1 ? "key" : `key wide ${k}`, "k:" + quote(k), label, "", shade(a.mass[k] || 0))).join("") +
         "</div>").join("") + "</div>";
     }
+    layout = rows;
     panel.innerHTML = html + "</div>";
   }
 
