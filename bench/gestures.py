@@ -51,8 +51,8 @@ def features(p: Predictor, cases, layout, pool_size: int = 96):
             out.append(None)
             continue
         keep = set()
-        for w in ([4, 4, 2, 2], [8, 1, 1, 1], [1, 8, 1, 1], [1, 1, 8, 8]):
-            keep |= set(np.argsort(-(-(ch @ np.array(w, float)) + freq), kind="stable")[:pool_size // 4].tolist())
+        for w in ([4, 4, 2, 2, 2], [8, 1, 1, 1, 1], [1, 8, 1, 1, 1], [1, 1, 8, 8, 1], [1, 1, 1, 1, 8]):
+            keep |= set(np.argsort(-(-(ch @ np.array(w, float)) + freq), kind="stable")[:pool_size // 5].tolist())
         keep |= {i for i, x in enumerate(words) if x not in t.index}
         keep = sorted(keep)
         sub = [words[i] for i in keep]
@@ -74,29 +74,32 @@ def accuracy(feats, w, prior_weight, lm=True) -> float:
 
 def tune(feats, lm: bool):
     """Coordinate descent over the channel weights and the prior's weight (on a doubling grid)."""
-    best = [4.0, 4.0, 2.0, 2.0, 1.0]
-    acc = accuracy(feats, best[:4], best[4], lm)
+    best = list(G.WEIGHTS if lm else G.SHARK2_WEIGHTS) + [G.PRIOR_WEIGHT if lm else G.SHARK2_PRIOR]
+    best = [b or 1.0 for b in best]
+    k = len(best) - 1
+    acc = accuracy(feats, best[:k], best[k], lm)
     for _ in range(3):
-        for i in range(5):
+        for i in range(k + 1):
             for f in (0.0, 0.25, 0.5, 0.7, 1.4, 2.0, 4.0):
                 trial = list(best)
-                trial[i] = best[i] * f if i < 4 or f else best[i]
-                if i < 4 and best[i] == 0.0 and f > 1:
+                trial[i] = best[i] * f if i < k or f else best[i]
+                if i < k and best[i] == 0.0 and f > 1:
                     trial[i] = f / 2
-                a = accuracy(feats, trial[:4], trial[4], lm)
+                a = accuracy(feats, trial[:k], trial[k], lm)
                 if a > acc:
                     acc, best = a, trial
-        print(f"{'LM' if lm else 'SHARK2'}: {acc:.4f} at weights {best[:4]} prior {best[4]}", file=sys.stderr, flush=True)
+        print(f"{'LM' if lm else 'SHARK2'}: {acc:.4f} at weights {best[:k]} prior {best[k]}", file=sys.stderr, flush=True)
     return best, acc
 
 
 def table(results: dict) -> str:
-    lines = ["| domain | gestures | decoder top-1 | top-3 | SHARK2 top-1 | top-3 | top-1 ratio | p50 ms | p99 ms |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| domain | gestures | decoder top-1 | top-3 | SHARK2 top-1 | top-3 | top-1 ratio | p50 ms | p99 ms "
+             "| CPU p50 ms | CPU p99 ms |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for d, r in results.items():
         ratio = r["top1"] / r["shark2_top1"] if r["shark2_top1"] else float("inf")
         lines.append(f"| {d} | {r['gestures']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['shark2_top1']:.3f} | "
-                     f"{r['shark2_top3']:.3f} | {ratio:.2f}x | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
+                     f"{r['shark2_top3']:.3f} | {ratio:.2f}x | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['cpu_p50_ms']:.1f} | "
+                     f"{r['cpu_p99_ms']:.1f} |")
     return "\n".join(lines)
 
 
@@ -116,7 +119,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sentences", type=int, default=50, help="sentences per domain")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dev", action="store_true", help="sentences from the training part (tuning)")
-    ap.add_argument("--weights", default=None, help="shape,location,keys,coverage channel weights (default: the module's)")
+    ap.add_argument("--weights", default=None, help="shape,location,keys,coverage,ends channel weights (default: the module's)")
     ap.add_argument("--prior-weight", type=float, default=G.PRIOR_WEIGHT)
     ap.add_argument("--no-beam", action="store_true", help="no candidates from the character model's beam")
     ap.add_argument("--tune", action="store_true", help="choose the weights on these gestures (use with --dev)")
@@ -150,13 +153,15 @@ def main(argv=None) -> int:
     if eng:
         tot = sum(results[d]["gestures"] for d in eng)
         allms = [m for d in eng for m in results[d]["ms"]]
+        allcpu = [m for d in eng for m in results[d]["cpu_ms"]]
         results["English (all)"] = {"gestures": tot, **{k: sum(results[d][k] * results[d]["gestures"] for d in eng) / max(1, tot)
                                                           for k in ("top1", "top3", "shark2_top1", "shark2_top3")},
-                                    "p50_ms": gb.percentile(allms, 0.5), "p99_ms": gb.percentile(allms, 0.99)}
+                                    "p50_ms": gb.percentile(allms, 0.5), "p99_ms": gb.percentile(allms, 0.99),
+                                    "cpu_p50_ms": gb.percentile(allcpu, 0.5), "cpu_p99_ms": gb.percentile(allcpu, 0.99)}
     print(table(results))
     if args.json:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        slim = {d: {k: v for k, v in r.items() if k != "ms"} for d, r in results.items()}
+        slim = {d: {k: v for k, v in r.items() if k not in ("ms", "cpu_ms")} for d, r in results.items()}
         Path(args.json).write_text(json.dumps({"results": slim, "weights": weights, "prior_weight": args.prior_weight,
                                                "shark2_weights": G.SHARK2_WEIGHTS, "shark2_prior": G.SHARK2_PRIOR,
                                                "dev": args.dev, "sentences": args.sentences, "seed": args.seed,

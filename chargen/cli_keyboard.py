@@ -140,7 +140,7 @@ def _gestures(args, predictor: Predictor, text: str) -> dict:
     r = gesture_bench.evaluate(predictor, cases, gesture_bench.kebbie_layout())
     print(f"gestures ({r['gestures']:,} words swiped): top-1 {r['top1']:.3f}, top-3 {r['top3']:.3f}; SHARK2 baseline "
           f"top-1 {r['shark2_top1']:.3f}, top-3 {r['shark2_top3']:.3f}; decode p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
-    return {("gestures_words" if k == "gestures" else f"gestures_{k}"): v for k, v in r.items() if k != "ms"}
+    return {("gestures_words" if k == "gestures" else f"gestures_{k}"): v for k, v in r.items() if k not in ("ms", "cpu_ms")}
 
 
 def _loss_line(name: str, m: dict, prefix: str = "val") -> str:

@@ -37,12 +37,12 @@ N = 32                    # points a gesture and a template are resampled to
 MAX_POINTS = 20000        # a longer gesture is refused (a touch screen samples ~100 points a second)
 NEAR = 1.25               # key units: a word's first/last key lies this near the gesture's first/last point
 # channel weights (nats per squared key unit), chosen on held-out dev gestures (bench/gestures.py --dev)
-WEIGHTS = (45.0, 31.0, 16.0, 2.8)   # shape, location, keys, coverage
+WEIGHTS = (45.0, 31.0, 16.0, 2.8, 45.0)   # shape, location, keys, coverage, ends
 PRE = 96                  # candidates given the two costlier channels (the rest: shape and location)
 ROUGH = 48                # candidates given the word statistics' score (the rest: frequency only)
 SCORED = 12               # candidates the character model scores (batched steps)
 SPIKE = 1.5              # key units: a lone point this far from both its neighbours is a glitch
-SHARK2_WEIGHTS, SHARK2_PRIOR = (32.0, 45.0, 90.0, 2.0), 2.0   # the baseline's, tuned the same way
+SHARK2_WEIGHTS, SHARK2_PRIOR = (32.0, 45.0, 90.0, 2.0, 1.4), 2.0   # the baseline's, tuned the same way
 PRIOR_WEIGHT = 1.0        # the language model's weight against the gesture's
 
 
@@ -217,8 +217,9 @@ def templates(p, layout: dict | None = None) -> Templates:
 def channels(t: Templates, g: np.ndarray, idx: np.ndarray, w=WEIGHTS, keep: int = PRE) -> tuple[np.ndarray, np.ndarray]:
     """Mean squared distances (key units) of the templates ``idx`` to the gesture ``g``: shape (point by
     point, both normalised), location (point by point), each of the word's keys to its nearest
-    gesture point, each gesture point to its nearest template point. The last two only for the
-    ``keep`` best by the first two and frequency: returns (those indices, their (C, 4) channels)."""
+    gesture point, each gesture point to its nearest template point, and the two ends (where the
+    finger lands and lifts: the surest points). All but the first two only for the ``keep`` best by
+    those two and frequency: returns (those indices, their (C, 5) channels)."""
     ds = ((t.shape[idx] - _shape(g)) ** 2).sum(-1).mean(-1)
     dl = ((t.loc[idx] - g) ** 2).sum(-1).mean(-1)
     if len(idx) > keep:
@@ -229,7 +230,8 @@ def channels(t: Templates, g: np.ndarray, idx: np.ndarray, w=WEIGHTS, keep: int 
     near = ((keys[:, :, None, :] - g[None, None]) ** 2).sum(-1).min(-1)         # (C, K)
     dk = (near * mask).sum(-1) / mask.sum(-1)
     dc = ((loc[:, None, :, :] - g[None, :, None, :]) ** 2).sum(-1).min(-1).mean(-1)   # (C,)
-    return idx, np.stack([ds, dl, dk, dc], 1)
+    de = ((loc[:, 0] - g[0]) ** 2).sum(-1) + ((loc[:, -1] - g[-1]) ** 2).sum(-1)
+    return idx, np.stack([ds, dl, dk, dc, de], 1)
 
 
 def fit(t: Templates, g: np.ndarray, idx: np.ndarray, w=WEIGHTS, keep: int = PRE) -> tuple[np.ndarray, np.ndarray]:
@@ -287,7 +289,7 @@ def pool(s, t: Templates, raw: np.ndarray, beam: bool = True, w=WEIGHTS, keep: i
     log frequency in the vocabulary (words it lacks: -1000) and the beam's finds {word: log P_char}."""
     g = resample(raw)
     idx = candidates(t, g)
-    idx, ch = channels(t, g, idx, w, keep) if len(idx) else (idx, np.zeros((0, 4)))
+    idx, ch = channels(t, g, idx, w, keep) if len(idx) else (idx, np.zeros((0, 5)))
     words = [t.words[i] for i in idx]
     found = path_candidates(s, resample(raw, 2 * N), t.centre, knower(s)) if beam and weights(s)[0] else {}
     more = [x for x in dict.fromkeys(_own_words(s, t) + [x for x in found if x not in t.index]) if x not in words]

@@ -24,8 +24,8 @@ from .completion import add_finished, nth_best
 from .keys import char_keys
 from .words import current_word
 
-WIDTH = 10             # hypotheses kept per depth
-FOUND = 4              # words handed to the decoder
+WIDTH = 16             # hypotheses kept per depth
+FOUND = 6              # words handed to the decoder
 MAX_LEN = 16           # characters a word may have
 NEAR = 1.0             # key units: a key this near the gesture is passed
 BEND = 1.0             # key units: the gesture between two keys keeps this near their line
