@@ -1,18 +1,21 @@
 """Gesture typing: a finger drawn across the on-screen keyboard through a word's letters, decoded to
-the words it may be, each scored  λ · log P(gesture | word) + log P(word | context).
+the words it may be, each scored  log P(gesture | word) + PRIOR_WEIGHT · log P(word | context).
 
-P(gesture | word) is template matching as in SHARK2 (Kristensson and Zhai, UIST 2004): the gesture
-and each candidate's ideal path (the centres of the keys that type it, a double letter one key, a
-one-key word a point) are resampled to ``N`` equidistant points and compared point by point in two
-channels, the shape (both paths centred and scaled to a unit box) and the location (on the keyboard),
-plus how far each of the word's keys lies from the gesture. P(word | context) is the keyboard's own
-mixture, exactly as the typo decoder scores a word (``typos.word_side`` + ``typos.char_probs``: the
-n-grams, the session's and the user's words, the character model from the word's start).
+P(gesture | word) is template matching after SHARK2 (Kristensson and Zhai, UIST 2004): the gesture
+(lone glitch points dropped) and each candidate's ideal path (the centres of the keys that type it, a
+double letter one key, a one-key word a point) are resampled to ``N`` equidistant points and compared
+in five channels, each a mean squared distance in key units weighted by ``WEIGHTS``: the shape (both
+paths centred and scaled to a unit box, point by point) and the location (point by point), as SHARK2;
+each of the word's keys to the gesture; each gesture point to the path; and the two ends.
+P(word | context) is the keyboard's own mixture, exactly as the typo decoder scores a word
+(``typos.word_side`` + ``typos.char_probs``: the n-grams, the session's and the user's words, the
+character model from the word's start; a word nothing knows pays ``typos.UNKNOWN_PENALTY``).
 
 Candidates: the vocabulary's words whose first and last keys lie near the gesture's first and last
-points and whose path is not far shorter or longer than the gesture, and the session's and lexicon's
-own words. Coordinates are read in key units (each axis divided by the layout's median key size), so
-any keyboard geometry decodes alike. Korean: the two-set layout's jamo keys (``noise.spell_keys``:
+points and whose path is not far shorter or longer than the gesture, the session's and lexicon's own
+words, and the character model's beam held to the keys the gesture passes (``gesture_beam``: names,
+new words). Coordinates are read in key units (each axis divided by the layout's median key size),
+so any keyboard geometry decodes alike. Korean: the two-set layout's jamo keys (``noise.spell_keys``:
 compound vowels as two keys). ``shark2`` is the baseline: the same matching with word frequency only.
 
     resolve(session, [(x0, y0), (x1, y1), ...], n=3)            # [("hello", 0.93), ("hell", 0.04), ...]
@@ -36,7 +39,8 @@ from .words import current_word, sentence_start
 N = 32                    # points a gesture and a template are resampled to
 MAX_POINTS = 20000        # a longer gesture is refused (a touch screen samples ~100 points a second)
 NEAR = 1.25               # key units: a word's first/last key lies this near the gesture's first/last point
-# channel weights (nats per squared key unit), chosen on held-out dev gestures (bench/gestures.py --dev)
+# channel weights (nats per squared key unit), chosen on dev gestures: kebbie's, on the train parts of four
+# English corpora (bench/gestures.py --dev --tune); the baseline's on the same gestures
 WEIGHTS = (45.0, 31.0, 16.0, 2.8, 45.0)   # shape, location, keys, coverage, ends
 PRE = 96                  # candidates given the two costlier channels (the rest: shape and location)
 ROUGH = 48                # candidates given the word statistics' score (the rest: frequency only)
@@ -185,9 +189,6 @@ class Templates:
         self.logfreq = np.log(np.maximum(np.array(self.counts, dtype=np.float64), 0.5) / total)
         self.index = {w: i for i, w in enumerate(self.words)}
 
-    def keys_of(self, idx) -> tuple[np.ndarray, np.ndarray]:
-        return self.keys[idx], self.key_mask[idx]
-
 
 _lock = threading.Lock()
 
@@ -226,7 +227,7 @@ def channels(t: Templates, g: np.ndarray, idx: np.ndarray, w=WEIGHTS, keep: int 
         best = np.argpartition(w[0] * ds + w[1] * dl - t.logfreq[idx], keep)[:keep]
         idx, ds, dl = idx[best], ds[best], dl[best]
     loc = t.loc[idx]
-    keys, mask = t.keys_of(idx)
+    keys, mask = t.keys[idx], t.key_mask[idx]
     near = ((keys[:, :, None, :] - g[None, None]) ** 2).sum(-1).min(-1)         # (C, K)
     dk = (near * mask).sum(-1) / mask.sum(-1)
     dc = ((loc[:, None, :, :] - g[None, :, None, :]) ** 2).sum(-1).min(-1).mean(-1)   # (C,)
@@ -285,7 +286,7 @@ def _own_words(s, t: Templates) -> list[str]:
 
 
 def pool(s, t: Templates, raw: np.ndarray, beam: bool = True, w=WEIGHTS, keep: int = PRE):
-    """The candidates for the gesture ``raw`` (key units, despiked): words, their channels (C, 4),
+    """The candidates for the gesture ``raw`` (key units, despiked): words, their channels (C, 5),
     log frequency in the vocabulary (words it lacks: -1000) and the beam's finds {word: log P_char}."""
     g = resample(raw)
     idx = candidates(t, g)
