@@ -4,10 +4,12 @@ mean, each scored  log P(word | context) + log P(keys typed | word).
 P(word | context) is the keyboard's mixture (the character model from the word's start, the
 n-grams, the session's own words and the user's lexicon); P(keys typed | word) is the typing noise
 model (``chargen.noise``). Candidates: the known vocabulary within two edits of the keys typed
-(a symmetric-delete index, ``chargen.vocab``), the session's and the lexicon's words, and the word
-as typed; for completions, the words extending any prefix one edit from the keys typed. A word no
-vocabulary, session or lexicon holds pays ``UNKNOWN_PENALTY`` (the character model invents words:
-"tomorowless"), and a piece ending in an apostrophe is no word. Usage (from a session):
+(a symmetric-delete index, ``chargen.vocab``), the session's and the lexicon's words, the word as
+typed, and the words of the character model's edit-tolerant beam (``chargen.edit_beam``: a name or
+new word the model is sure of, found despite a slip); for completions, the words extending any
+prefix one edit from the keys typed, and the beam's completions. A word no vocabulary, session
+or lexicon holds pays ``UNKNOWN_PENALTY`` (the character model invents words: "tomorowless"), and a
+piece ending in an apostrophe is no word. Usage (from a session):
 
     corrections(s, 3)      # [("tomorrow", 0.97), ("tomorow", 0.02), ...] for "see you tomorow"
     autocorrection(s)      # "tomorrow", or None to keep the word as typed
@@ -21,6 +23,7 @@ import numpy as np
 
 from .blend import candidates, cased
 from .completion import word_logprobs
+from .edit_beam import edit_candidates
 from .ngram import NgramModel, fold
 from .noise import NoiseModel, case_logp, spell_keys
 from .session_words import cache_share, own_prob
@@ -39,6 +42,8 @@ MAX_WORD = 24                      # longer "words" (a pasted blob) are taken as
 COMPETE = 3.0                      # nats below the best literal completion where a correction cannot compete
 MIN_TYPED = 2                      # letters typed before completions tolerate a slip (2 chosen on held-out typing: 3 gave 0.356, 2 0.449)
 EXTENDING = 6                      # words drawn per prefix one slip from the keys typed (completions)
+EDIT_BEAM = True                   # candidates from the character model's edit-tolerant beam too (chargen.edit_beam;
+                                   # a predictor's ``edit_beam`` attribute overrides it)
 _NOT_WORDLIKE = re.compile(r"\d|@|://|^www\.", re.I)
 
 
@@ -158,20 +163,32 @@ def scored(s, typed: str, prefix: bool = False, floor: float = -math.inf) -> dic
     if not prefix and typed not in shown:
         shown.append(typed)
         stat.append(None)
+    w_char = weights(s)[0]
+    # the beam's words no vocabulary holds score log(w_char P_char) + fit + UNKNOWN_PENALTY: a floor for it
+    beam = edit_candidates(s, typed, prefix, floor - math.log(w_char or 1.0) - UNKNOWN_PENALTY, is_known) \
+        if getattr(p, "edit_beam", EDIT_BEAM) and w_char else {}
+    for w in beam:
+        if w not in shown:
+            shown.append(w)
+            stat.append(Vocabulary.of(p).stat_key(w))
     if not shown:
         return {}
     keys = spell_keys(typed, p.korean)
     fit = noise.logp_many(keys, [spell_keys(w, p.korean) for w in shown], prefix=prefix)
     fit = fit + np.array([case_logp(typed, w) for w in shown])
     side = word_side(s, shown, stat)
-    w_char = weights(s)[0]
     rough = np.log(side + 1e-12) + fit
     if prefix:
         low = typed.lower()
         rough[[i for i, w in enumerate(shown) if w.lower().startswith(low)]] = -np.inf
     top = [i for i in np.argsort(-rough, kind="stable")[:SCORED].tolist() if rough[i] >= floor]
+    for w, lp in beam.items():             # the beam's words, ranked by their character-model estimate too
+        i = shown.index(w)
+        if rough[i] > -np.inf and math.log(side[i] + w_char * math.exp(lp) + 1e-12) + fit[i] >= floor:
+            top.append(i)
     if not prefix:
-        top = sorted(set(top) | {shown.index(typed)})
+        top.append(shown.index(typed))
+    top = sorted(set(top)) if beam or not prefix else top
     chars = char_probs(s, [shown[i] for i in top]) if w_char else np.zeros(len(top))
     out = {}
     for j, i in enumerate(top):

@@ -43,7 +43,7 @@ class Vocabulary:
         self.known = set(w.lower() for w in shown)
         self.order = sorted(range(len(shown)), key=lambda i: self.keys[i])
         self.sorted_keys = [self.keys[i] for i in self.order]
-        self._hashes = self._ids = None
+        self._hashes = self._ids = self._where = None
         self._pools: dict = {}
 
     @classmethod
@@ -68,6 +68,13 @@ class Vocabulary:
         else:
             shown = [p.shown(k) for k, _ in items]
         return cls(shown, [k for k, _ in items], [n for _, n in items], p.korean)
+
+    def stat_key(self, word: str) -> str | None:
+        """The statistics key of a word as shown (None where no vocabulary word is shown so)."""
+        if self._where is None:
+            self._where = {w: i for i, w in reversed(list(enumerate(self.shown)))}
+        i = self._where.get(word)
+        return None if i is None else self.stat_keys[i]
 
     def _index(self):
         if self._hashes is None:

@@ -9,6 +9,7 @@ from chargen.keys import LATIN_ROWS, key_centres
 from chargen.noise import NoiseModel, spell_keys
 from chargen.predictor import Predictor
 from chargen.vocab import Vocabulary, deletions
+from chargen.words import current_word
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +122,63 @@ def test_korean_model_corrects_jamo_slips():
     p = Predictor.from_checkpoint("checkpoints/korean")
     assert p.session("안녕하세여").correct_word(3)[0][0] == "안녕하세요"
     assert p.session("정말 갑사합니다").correct_word(3)[0][0] == "감사합니다"
+
+
+# ---------------------------------------------------------------- the edit-tolerant beam (chargen.edit_beam)
+@pytest.fixture(scope="module")
+def model_alone():
+    """The bundled default's character model without word statistics: no vocabulary, so every
+    correction must come from the character model's edit-tolerant beam."""
+    from chargen.checkpoint import load_checkpoint
+    model, tok, _ = load_checkpoint("checkpoints/default")
+    return Predictor(model, tok, words=None, cache=False)
+
+
+@pytest.mark.parametrize("text, meant", [("Emma and Mr. Knihgtley", "Knightley"), ("I shall recieve", "receive"),
+                                         ("She was vry", "very"), ("I think teh", "the"), ("Mr. Woodhoise", "Woodhouse")])
+def test_the_beam_corrects_words_no_vocabulary_holds(model_alone, text, meant):
+    s = model_alone.session(text)
+    assert s.correct_word(3)[0][0] == meant
+    assert s.suggest(3)[:2] == [meant, current_word(text)]      # the correction first, the word as typed beside it
+
+
+def test_the_beam_completes_despite_a_slip(model_alone):
+    assert model_alone.session("Emma and Mr. Knigjtl").suggest(3)[0] == "Knightley"
+    assert "Fairfax" in [w for w, _ in model_alone.session("Miss Bates and Miss Fairfx").complete_word(3)]
+
+
+def test_the_beam_finds_its_words_by_substitution_insertion_deletion_and_swap(model_alone):
+    from chargen.edit_beam import edit_candidates
+    for text, meant in [("Mr. Knightlwy", "Knightley"), ("Mr. Knighttley", "Knightley"), ("Mr. Knightly", "Knightley"),
+                        ("Mr. Knigthley", "Knightley")]:
+        s = model_alone.session(text)
+        assert meant in edit_candidates(s, current_word(text)), text
+    s = model_alone.session("Mr. Knigh")
+    assert edit_candidates(s, "Knigh", prefix=True) == {}      # the literal search's: nothing typed is forgiven
+
+
+def test_the_beam_invents_no_words(default):
+    """A word no vocabulary holds comes from the beam only where the character model is sure of it
+    (EDIT_SURE): a rare word typed right is not 'corrected' into a likelier-sounding invention."""
+    from chargen.edit_beam import EDIT_SURE, edit_candidates
+    from chargen.typos import knower
+    for text in ["the psalteries", "the Internet", "of Europe"]:
+        s = default.session(text)
+        assert s.autocorrection("modest") is None, text
+        known = knower(s)
+        assert all(lp >= EDIT_SURE or known(w) for w, lp in edit_candidates(s, current_word(text), known=known).items())
+
+
+def test_the_page_beams_with_the_same_constants():
+    """typos.js carries edit_beam's constants (the parity test in the browser: test_edit_beam_browser.py)."""
+    import re
+    from chargen import edit_beam
+    from chargen.resources import browser_dir
+    js = (browser_dir() / "typos.js").read_text(encoding="utf-8")
+    got = re.search(r"const EDIT = \{ width: (\d+), extra: (\d+), found: (\d+), slack: ([\d.]+), "
+                    r"sure: Math\.log\(([\de.-]+)\), end: Math\.log\(([\d.]+)\) \}", js)
+    assert got, "typos.js: EDIT not found"
+    assert [int(got[1]), int(got[2]), int(got[3])] == [edit_beam.EDIT_WIDTH, edit_beam.EDIT_EXTRA, edit_beam.EDIT_FOUND]
+    assert float(got[4]) == edit_beam.EDIT_SLACK
+    assert math.log(float(got[5])) == edit_beam.EDIT_SURE and math.log(float(got[6])) == edit_beam.EDIT_END
+    assert "const EDIT_BEAM = true;" in js

@@ -1,5 +1,5 @@
 // The typo-tolerant decoder in the page, ported from the Python engine (chargen/noise.py, vocab.py,
-// typos.py): one ranked list of the words the user may mean, each scored
+// edit_beam.py, typos.py): one ranked list of the words the user may mean, each scored
 // log P(word | context) + log P(keys typed | word). Every number (key centres, noise rates, neighbour
 // lists, margins, limits) comes from the manifest's engine.typos, written from the Python values.
 // Same float32 dynamic programme as numpy's (Math.fround), same candidates, same tie-breaks.
@@ -109,6 +109,11 @@
         }
       });
     }
+    statKey(word) {                              // Vocabulary.stat_key: the statistics key of a word as shown
+      if (!this.where) { this.where = new Map(); this.shown.forEach((w, i) => { if (!this.where.has(w)) this.where.set(w, i); }); }
+      const i = this.where.get(word);
+      return i === undefined ? null : this.statKeys[i];
+    }
     spell(word) {                                // noise.spell_keys: the keys that type a word
       if (!this.e.korean) return word.toLowerCase();
       return Array.from(root.ChargenEngine.decomposeHangul(word), (c) => this.t.jamo_keys[c] ?? c).join("");
@@ -142,6 +147,96 @@
       for (let i = 1; i <= ks.length; i++) for (const a of this.t.alphabet) out.add(at(i, a, 0));
       return [...out].filter((k) => len(k) >= Math.max(1, ks.length - 1));
     }
+  }
+
+  // ------------------------------------------------------------------ the edit-tolerant beam (edit_beam.py)
+  const EDIT_BEAM = true;                        // typos.EDIT_BEAM
+  const EDIT = { width: 4, extra: 2, found: 3, slack: 12.0, sure: Math.log(1e-4), end: Math.log(0.5) };   // edit_beam.EDIT_*
+  function beamTables(T, e) {                    // edit_beam._Tables: the word tokens the layout types
+    if (T.beamTab) return T.beamTab;
+    const nz = T.noise, q = nz.q, tab = { ids: [], codes: [], lower: [], upper: [], quote: [], skip: [], skip0: [] };
+    e.texts.forEach((t, i) => {
+      const k = t.toLowerCase();
+      if (!e.wordMask[i] || len(t) !== 1 || !(/^\p{L}$/u.test(t) || t === "'") || !nz.index.has(k)) return;
+      const sym = t === "'";
+      tab.ids.push(i); tab.codes.push(nz.index.get(k)); tab.lower.push(k); tab.upper.push(t !== k); tab.quote.push(sym);
+      tab.skip.push(Math.log(sym ? q.symbol_deletion : q.deletion));
+      tab.skip0.push(Math.log(sym ? q.symbol_deletion : q.deletion * q.first_deletion));
+    });
+    return (T.beamTab = tab);
+  }
+  function align(D, Dgp, pc, t, tab, nz, S, I, first) {   // edit_beam._align: (K, T, m+1) child columns
+    const m = t.length, nT = tab.ids.length, trans = Math.log(nz.q.transposition), K = first ? 1 : D.length, out = [];
+    for (let k = 0; k < K; k++) {
+      const rows = [];
+      for (let c = 0; c < nT; c++) {
+        let d = D && !first ? D[k] : null;
+        if (first) { d = [0]; for (let i = 0; i < m; i++) d.push(d[i] + I[c][i]); }   // keys typed before the first character
+        const skip = first ? tab.skip0[c] : tab.skip[c], col = d.map((v) => v + skip);
+        for (let i = 1; i <= m; i++) col[i] = Math.max(col[i], d[i - 1] + S[c][i - 1]);
+        if (Dgp !== null && m >= 2)
+          for (let i = 2; i <= m; i++)
+            if (pc[k] === t[i - 1] && tab.codes[c] === t[i - 2] && tab.codes[c] !== pc[k]) col[i] = Math.max(col[i], Dgp[k][i - 2] + trans);
+        for (let i = 1; i <= m; i++) col[i] = Math.max(col[i], col[i - 1] + I[c][i - 1]);
+        rows.push(col);
+      }
+      out.push(rows);
+    }
+    return out;
+  }
+  async function editCandidates(s, typed, prefix = false, floor = -Infinity, known = null) {   // edit_beam.edit_candidates
+    const e = s.e, T = e.typos, nz = T.noise, keys = Array.from(T.spell(typed)), out = new Map();
+    const pos = s.ids.length - e.encode(W.currentWord(s.text)).length;
+    if (e.korean || !s.kept(pos) || !keys.length || keys.some((k) => !nz.index.has(k))) return out;
+    const tab = beamTables(T, e), m = keys.length, nT = tab.ids.length, N = nz.N, t = keys.map((k) => nz.index.get(k));
+    const S = tab.codes.map((c) => t.map((x) => nz.sub[c * N + x])), I = tab.codes.map((c) => t.map((x) => nz.ins[c * N + x]));
+    const rest = Array.from({ length: m + 1 }, (_, i) => (m - i) * nz.match), bar = nz.cleanLogp(m) - EDIT.slack;
+    s.rootAt(pos, []);
+    const low = typed.toLowerCase(), cs0 = Array.from(typed), tail = cs0.slice(1).join("");
+    const caps = tail !== tail.toLowerCase(), quote = typed.includes("'"), firstUp = W.isUpper(cs0[0] ?? "");
+    let lp = [0], D = null, Dgp = null, pc = [-1], done = [-Infinity], paths = [[]], texts = [""];
+    let logp = [s.trie.get("").logp];
+    const finished = new Map(), fit = new Map(), cap = prefix ? e.maxWordLen : m + EDIT.extra;
+    for (let depth = 0; depth <= cap; depth++) {
+      if (depth > 0) {                             // close each with a boundary
+        texts.forEach((w, k) => {
+          let sum = 0;
+          for (const j of e.boundary) sum += Math.exp(logp[k][j]);
+          const end = Math.log(sum), closed = lp[k] + end, al = prefix ? done[k] : D[k][m];
+          if (al <= bar || closed + al < floor || end < EDIT.end || w.endsWith("'") || (prefix && w.toLowerCase().startsWith(low))) return;
+          w = e.shown(w);
+          if (closed >= EDIT.sure || (known !== null && known(w))) {
+            finished.set(w, finished.has(w) ? Math.log(Math.exp(finished.get(w)) + Math.exp(closed)) : closed);
+            fit.set(w, Math.max(fit.get(w) ?? -Infinity, closed + al));
+          }
+        });
+      }
+      if (depth === cap) break;
+      const child = align(D, Dgp, pc, t, tab, nz, S, I, depth === 0), h = [];
+      child.forEach((rows, k) => rows.forEach((col, c) => {
+        let cont = lp[k] + logp[k][tab.ids[c]];
+        if ((depth && !caps && tab.upper[c]) || (!depth && firstUp && !tab.upper[c]) || (!quote && tab.quote[c])) cont = -Infinity;
+        let best = -Infinity;
+        col.forEach((v, i) => { best = Math.max(best, v + rest[i]); });
+        if (prefix) {
+          best = Math.max(best, done[k]);
+          if (len(texts[k]) === m - 1 && texts[k].toLowerCase() === keys.slice(0, -1).join("") && tab.lower[c] === keys[m - 1]) best = -Infinity;
+        }
+        h.push(best > bar && cont >= EDIT.sure ? cont + best : -Infinity);   // no word below EDIT.sure
+      }));
+      const fits = [...fit.values()].sort((a, b) => b - a), nth = Math.max(fits.length >= EDIT.found ? fits[EDIT.found - 1] : -Infinity, floor);
+      const order = h.map((v, j) => j).sort((a, b) => (h[b] > h[a] ? 1 : h[b] < h[a] ? -1 : a - b)).slice(0, EDIT.width).filter((j) => h[j] > nth);
+      if (!order.length) break;
+      const ks = order.map((j) => Math.floor(j / nT)), cs = order.map((j) => j % nT);
+      Dgp = depth ? ks.map((k) => D[k]) : cs.map((c) => { const d = [0]; for (let i = 0; i < m; i++) d.push(d[i] + I[c][i]); return d; });
+      D = order.map((j, r) => child[ks[r]][cs[r]]);
+      done = ks.map((k, r) => Math.max(done[k], D[r][m]));
+      lp = ks.map((k, r) => lp[k] + logp[k][tab.ids[cs[r]]]); pc = cs.map((c) => tab.codes[c]);
+      paths = ks.map((k, r) => paths[k].concat([tab.ids[cs[r]]])); texts = ks.map((k, r) => texts[k] + e.texts[tab.ids[cs[r]]]);
+      logp = await s.expand(paths);
+    }
+    [...fit].sort((a, b) => b[1] - a[1] || cmp(a[0], b[0])).slice(0, EDIT.found).forEach(([w]) => out.set(w, finished.get(w)));
+    return out;
   }
 
   // ------------------------------------------------------------------ the decoder (typos.py)
@@ -209,16 +304,24 @@
   async function scored(s, typed, prefix = false, floor = -Infinity) {   // typos.scored
     const T = s.e.typos, t = T.t, [shown, stat] = gather(s, typed, prefix), isKnown = knower(s);
     if (!prefix && !shown.includes(typed)) { shown.push(typed); stat.push(null); }
+    const wChar = weights(s)[0];                 // the beam's unknown words score log(wChar P_char) + fit + the penalty
+    const beam = EDIT_BEAM && wChar ? await editCandidates(s, typed, prefix, floor - Math.log(wChar || 1) - t.unknown_penalty, isKnown) : new Map();
+    for (const w of beam.keys()) if (!shown.includes(w)) { shown.push(w); stat.push(T.statKey(w)); }
     const out = new Map();
     if (!shown.length) return out;
     const fit = T.noise.logpMany(T.spell(typed), shown.map((w) => T.spell(w)), prefix)
       .map((f, i) => f + caseLogp.call(T.noise, typed, shown[i]));
-    const side = wordSide(s, shown, stat), wChar = weights(s)[0];
+    const side = wordSide(s, shown, stat);
     const rough = shown.map((w, i) => Math.log(side[i] + 1e-12) + fit[i]);
     if (prefix) { const low = typed.toLowerCase(); shown.forEach((w, i) => { if (w.toLowerCase().startsWith(low)) rough[i] = -Infinity; }); }
     let top = rough.map((r, i) => i).sort((a, b) => (rough[b] > rough[a] ? 1 : rough[b] < rough[a] ? -1 : a - b))
       .slice(0, t.scored).filter((i) => rough[i] >= floor);
-    if (!prefix) top = [...new Set([...top, shown.indexOf(typed)])].sort((a, b) => a - b);
+    for (const [w, lp] of beam) {                // the beam's words, ranked by their character-model estimate too
+      const i = shown.indexOf(w);
+      if (rough[i] > -Infinity && Math.log(side[i] + wChar * Math.exp(lp) + 1e-12) + fit[i] >= floor) top.push(i);
+    }
+    if (!prefix) top.push(shown.indexOf(typed));
+    if (beam.size || !prefix) top = [...new Set(top)].sort((a, b) => a - b);
     const chars = wChar ? await charProbs(s, top.map((i) => shown[i])) : top.map(() => 0);
     top.forEach((i, j) => {
       const w = shown[i], prior = side[i] + wChar * chars[j];
@@ -299,5 +402,5 @@
     return text;
   }
 
-  root.ChargenTypos = { Typos, NoiseModel, scored, corrections, autocorrection, completions, edit, deletions };
+  root.ChargenTypos = { Typos, NoiseModel, EDIT, editCandidates, scored, corrections, autocorrection, completions, edit, deletions };
 })(typeof window !== "undefined" ? window : globalThis);
