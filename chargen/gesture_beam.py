@@ -108,7 +108,7 @@ def path_candidates(s, g: np.ndarray, centre: dict, known=None) -> dict[str, flo
     place = _next_place(D)
     M = len(g)
     root = s._trie.root(st, [], st[0], st[1])
-    paths, texts, lp, at, last, fits = [()], [""], np.zeros(1), [0], [-1], np.zeros(1)
+    paths, texts, lp, at, last, fits, rep = [()], [""], np.zeros(1), [0], [-1], np.zeros(1), [0]
     logp = s._trie.nodes[root][1][None]
     finished: dict[str, float] = {}
     rank: dict[str, float] = {}
@@ -139,8 +139,8 @@ def path_candidates(s, g: np.ndarray, centre: dict, known=None) -> dict[str, flo
             k, c = divmod(j, len(ids))
             if score[k, c] <= bar or len(chosen) >= WIDTH:
                 break
-            if depth and _bent(g, xy[last[k]], xy[F[c]], at[k], h1[k, c]):
-                continue
+            if depth and (_bent(g, xy[last[k]], xy[F[c]], at[k], h1[k, c]) or (F[c] == last[k] and rep[k] >= 2)):
+                continue                                                         # (no key three times running)
             if S[c] >= 0 and _bent(g, xy[F[c]], xy[S[c]], h1[k, c], here[k, c]):
                 continue
             chosen.append((k, c, int(here[k, c])))
@@ -150,6 +150,7 @@ def path_candidates(s, g: np.ndarray, centre: dict, known=None) -> dict[str, flo
         texts = [texts[k] + p.token_texts[ids[c]] for k, c, _ in chosen]
         lp = np.array([cont[k, c] for k, c, _ in chosen])
         fits = np.array([fits[k] - FIT * near[k, c] for k, c, _ in chosen])
+        rep = [rep[k] + 1 if F[c] == last[k] and S[c] < 0 else 1 for k, c, _ in chosen]
         at, last = [h for *_, h in chosen], [int(S[c] if S[c] >= 0 else F[c]) for _, c, _ in chosen]
         logp = s._trie.expand(s.stepper, [root + q for q in paths])
     return {w: finished[w] for w in sorted(rank, key=lambda w: -rank[w])[:FOUND]}
