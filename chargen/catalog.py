@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .checkpoint import CheckpointError, read_config, resolve_checkpoint
 from .predictor import Predictor
+from .vocab import Vocabulary
 
 log = logging.getLogger("chargen.catalog")
 
@@ -140,6 +141,8 @@ class Catalog:
                 self._loaded.move_to_end(key)
                 return self._loaded[key]
             predictor = Predictor.from_checkpoint(path)
+            if predictor.typos:      # the typo index, built now rather than on the first keystroke
+                threading.Thread(target=Vocabulary.warm, args=(predictor,), daemon=True).start()
             # The word statistics are hundreds of thousands of long-lived objects: a full garbage
             # collection scanning them paused a keystroke for ~90 ms now and then. Frozen, the
             # collector skips them (they are freed by reference counting like any other object).

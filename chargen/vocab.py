@@ -78,15 +78,20 @@ class Vocabulary:
 
     def _index(self):
         if self._hashes is None:
-            hashes, ids = [], []
-            for i, k in enumerate(self.keys):
-                for d in deletions(k[:MAX_KEYS], MAX_EDITS):
-                    hashes.append(hash(d))
-                    ids.append(i)
-            h, ids = np.array(hashes, np.int64), np.array(ids, np.int32)
-            order = np.argsort(h, kind="stable")
-            self._ids, self._hashes = ids[order], h[order]
+            with self._lock:                 # one build, whichever thread asks first (see warm)
+                if self._hashes is None:
+                    dels = [deletions(k[:MAX_KEYS], MAX_EDITS) for k in self.keys]
+                    h = np.fromiter((hash(d) for ds in dels for d in ds), np.int64)
+                    ids = np.repeat(np.arange(len(dels), dtype=np.int32), [len(ds) for ds in dels])
+                    order = np.argsort(h, kind="stable")
+                    self._ids, self._hashes = ids[order], h[order]
         return self._hashes, self._ids
+
+    @classmethod
+    def warm(cls, p) -> None:
+        """Build ``p``'s vocabulary and its index now (the web app calls this in a background thread
+        when it loads a model, so the first keystroke does not pay for it: ~1-2 s for 50,000 words)."""
+        cls.of(p)._index()
 
     def near(self, keys: str, edits: int = MAX_EDITS) -> np.ndarray:
         """Indices of the words whose keys may be within ``edits`` edits of ``keys`` (a superset:

@@ -101,3 +101,16 @@ def test_predictors_are_cached_and_reloaded_when_replaced(root):
     q = cat.predictor("alpha")
     os.utime(root / "alpha" / "config.json", ns=(1, 1))     # replaced on disk (a new mtime): reloaded
     assert cat.predictor("alpha") is not q
+
+
+def test_loading_a_model_builds_its_typo_index_in_the_background(root):
+    import time
+    from chargen.vocab import Vocabulary
+    p = Catalog(root).predictor("alpha")
+    deadline = time.monotonic() + 20
+    while getattr(p, "_vocabulary", None) is None or p._vocabulary._hashes is None:
+        assert time.monotonic() < deadline, "the index was never built"
+        time.sleep(0.05)
+    v = Vocabulary.of(p)
+    assert len(v.shown) > 0 and len(v._hashes) >= len(v.shown)       # the corpus' words, each indexed
+    assert "cat" in [v.shown[i] for i in v.near("czt").tolist()]
