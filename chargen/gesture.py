@@ -81,16 +81,16 @@ def _points(points) -> np.ndarray:
 
 
 def despike(g: np.ndarray) -> np.ndarray:
-    """The gesture without lone stray points: a point far from both neighbours (over ``SPIKE`` key
-    units) that lie close together is a glitch of the trace (kebbie's generator makes one where two
-    taps fall close, as on a double letter), not a key the finger went to."""
+    """The gesture without lone stray points: in a densely sampled trace (a median step of a key at most,
+    as a touch screen's), a point over ``SPIKE`` key units from both neighbours that lie within 3/4 of
+    a key of each other is a glitch (kebbie's generator makes one where two taps fall close, as on a
+    double letter), not a key the finger went to. A sparse trace (a few corners) is left as it is."""
     for _ in range(2):
-        if len(g) < 3:
-            return g
         a = np.hypot(*(g[1:-1] - g[:-2]).T)
-        b = np.hypot(*(g[2:] - g[1:-1]).T)
-        c = np.hypot(*(g[2:] - g[:-2]).T)
-        bad = (np.minimum(a, b) > SPIKE) & (c < 0.5 * np.minimum(a, b))
+        if len(g) < 4 or np.median(a) > 1.0:
+            return g
+        b, c = np.hypot(*(g[2:] - g[1:-1]).T), np.hypot(*(g[2:] - g[:-2]).T)
+        bad = (np.minimum(a, b) > SPIKE) & (c < 0.75)
         if not bad.any():
             return g
         g = np.concatenate([g[:1], g[1:-1][~bad], g[-1:]])

@@ -97,6 +97,9 @@ def test_korean_through_jamo_keys(korean):
         keys = spell_keys(word, True)
         got = korean.session(context).resolve_gesture(line(keys, layout), 3)
         assert got[0][0] == word, got
+        sparse = korean.session(context).resolve_gesture(line(keys, layout, steps=2), 3)    # the key centres only
+        assert sparse[0][0] == word, sparse
+    assert top(korean.session("이 영화 정"), line(spell_keys("정말", True), layout))[0] == "정말"   # after a syllable
 
 
 def test_shark2_baseline(english):
@@ -129,6 +132,12 @@ def test_odd_but_valid_input_answers_quickly(english):
     assert time.perf_counter() - t0 < 2.0 and isinstance(got, list)
     assert s.resolve_gesture([(-100.0, -100.0), (-90.0, -95.0)]) == []     # nowhere near a key
     assert s.text == "I saw "
+
+
+def test_sparse_corners_are_kept(english):
+    """Only the corners (no points between): a far corner is the word's key, not a glitch to drop."""
+    assert top(english.session("I saw "), line("the", steps=2))[0] == "the"
+    assert top(english.session("She was very "), line("little", steps=2))[0] == "little"
 
 
 def test_a_word_being_typed_is_left_alone(english):
