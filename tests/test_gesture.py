@@ -152,3 +152,13 @@ def test_kebbie_like_noise_decodes(english):
     pts = np.array(line("little")) + rng.normal(0, 0.12, (len(line("little")), 2))
     pts = np.insert(pts, 12, [9.0, -3.0], axis=0)          # a lone stray point
     assert top(english.session("She was very "), pts.tolist())[0] == "little"
+
+
+def test_the_character_models_beam_swipes_words_no_vocabulary_holds():
+    """Without word statistics (no vocabulary at all) the words come from the character model's beam
+    held to the keys the gesture passes; without the beam there is nothing to offer."""
+    bare = Predictor.from_checkpoint(ROOT / "checkpoints" / "default", words=None)
+    s = bare.session("It was a very ")
+    for word in ("little", "good"):
+        assert top(s, line(word))[0] == word
+    assert G.resolve(s, line("little"), 3, beam=False) == []
