@@ -78,3 +78,13 @@ def test_a_kept_session_the_pool_drops_saves_what_it_learned_since(catalog):
         time.sleep(0.05)
     assert path.stat().st_mtime_ns > before and "tab-d" not in api.pool._by_id
     path.unlink()
+
+
+def test_the_lane_decodes_a_gesture_and_refuses_bad_points(catalog):
+    from chargen.keys import LATIN_ROWS, key_centres
+    api = KeyboardApi(catalog)
+    centres = key_centres(LATIN_ROWS)
+    answer = api.suggest_now("The ", "english", 3, "", gesture=[list(centres[c]) for c in "the"])
+    assert answer["kind"] == "gesture" and answer["words"][0][0].lower() == "the", answer
+    with pytest.raises(ValueError):
+        api.suggest_now("The ", "english", 3, "", gesture=[[float("nan"), 0.0], [1.0, 1.0]])

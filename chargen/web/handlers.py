@@ -202,13 +202,16 @@ class KeyboardApi:
         self.catalog, self.pool = catalog, TabPool()
 
     def suggest_now(self, text: str, model: str, n, session: str, learn=True, autocorrect: str = "modest",
-                    browser: str = "", key: str = "", panel: bool = False) -> dict:
+                    browser: str = "", key: str = "", panel: bool = False, gesture=None, layout=None) -> dict:
         """The answer for ``text`` (run it on the keystroke worker: see ``keystroke_async``). The
         Keyboard tab's own calls (with a session id) add ``browser`` (its kept profile, if any, is
         where a new session starts), ``key`` (a click on a suggestion, chip or on-screen key, applied
         to ``text`` first at the ``autocorrect`` level; the answer's ``text`` is the result) and
         ``panel`` (the on-screen keyboard's shading, its rows, the learning status line; not the
-        corrections list, which the page does not show apart from the bar)."""
+        corrections list, which the page does not show apart from the bar). ``gesture``: a list of
+        [x, y] points drawn across the keyboard after ``text`` (``layout``: char -> [left, top, right,
+        bottom] in the points' coordinates; default the app's keyboard in key units): the answer is
+        then {"kind": "gesture", "words": [[word, p], ...]} (Session.resolve_gesture)."""
         model = model or self.catalog.default_name()
         if not model:
             raise gr.Error(NO_MODEL)
@@ -225,6 +228,10 @@ class KeyboardApi:
                 sid, typist, profile = None, self.pool.anonymous(text), None
             try:
                 s = typist.session_for(predictor, model, text, learn=bool(learn) and bool(sid), profile=profile)
+                if gesture is not None:
+                    words = s.resolve_gesture(gesture, n, layout)
+                    return {"session": sid or self.pool.offer(typist), "model": model, "kind": "gesture",
+                            "words": [[w, p] for w, p in words]}
                 answer = {"model": model, "kind": "next words" if not current_word(text) else "completions",
                           "suggestions": s.suggest(n), "next_chars": [[c, p] for c, p in s.next_chars(N_CHIPS)],
                           # the page shows corrections in the bar (suggest ranks them), not as a list
@@ -253,7 +260,8 @@ class KeyboardApi:
 
     async def json_endpoint(self, request: Request) -> Response:
         """POST {"text": ..., "model": "", "n": 3, "session": "", "autocorrect": "modest"} -> the /suggest answer as JSON
-        (the Keyboard tab's page adds "browser", "key" and "panel": see ``suggest_now``); a bad
+        (the Keyboard tab's page adds "browser", "key" and "panel"; "gesture": [[x, y], ...] and an
+        optional "layout" ask for the words a gesture draws: see ``suggest_now``); a bad
         request is {"error": message} with status 400."""
         try:
             body = json.loads(await request.body() or b"{}")
@@ -262,7 +270,8 @@ class KeyboardApi:
             answer = await keystroke_async(self.suggest_now, body.get("text", ""), str(body.get("model") or ""),
                                            body.get("n", 3), str(body.get("session") or ""), body.get("learn", True) is not False,
                                            str(body.get("autocorrect") or "modest"), body.get("browser", ""),
-                                           body.get("key", ""), body.get("panel") is True)
+                                           body.get("key", ""), body.get("panel") is True,
+                                           body.get("gesture"), body.get("layout"))
             return Response(json.dumps(answer, ensure_ascii=False), media_type="application/json")
         except (ValueError, TypeError, CheckpointError, gr.Error) as e:
             message = e.message if isinstance(e, gr.Error) else str(e)
