@@ -29,7 +29,8 @@ from .render import curve_frame, progress_html, render_panel, samples_text
 TITLE = ("## chargen: a keyboard that predicts your next characters\n"
          "Type in the Keyboard tab and a small character-level LSTM suggests the next characters and words "
          "(and learns from your typing); generate text, train a model on your own text, or look inside one.")
-KEYBOARD_JS = (Path(__file__).with_name("keyboard.js")).read_text(encoding="utf-8")
+# the keystroke path, then gesture typing on its on-screen keys (both run as the panel's js_on_load)
+KEYBOARD_JS = "\n".join(Path(__file__).with_name(f).read_text(encoding="utf-8") for f in ("keyboard.js", "gesture.js"))
 PRIVATE = {"api_visibility": "private"}  # the UI's own events are not part of the API
 
 

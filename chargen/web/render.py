@@ -97,7 +97,8 @@ CSS = """
 .chip { padding: 4px 10px; border-radius: 999px; cursor: pointer; border: 1px solid var(--border-color-primary);
   background: var(--background-fill-secondary); font-family: var(--font-mono); }
 .chip small { margin-left: 4px; opacity: 0.65; }
-.keyboard { display: flex; flex-direction: column; gap: 5px; align-items: center; }
+.keyboard { display: flex; flex-direction: column; gap: 5px; align-items: center; touch-action: none;
+  user-select: none; -webkit-user-select: none; }
 .krow { display: flex; gap: 5px; }
 .key { min-width: 2.4em; height: 2.6em; border-radius: 6px; cursor: pointer; border: 1px solid var(--border-color-primary); }
 .key.wide { min-width: 5em; } .key.space { min-width: 16em; }
