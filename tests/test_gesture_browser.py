@@ -126,3 +126,32 @@ def test_a_korean_word_drawn_through_its_jamo_keys(page):
     drag(page, spell_keys("영화", True))                   # ㅇ ㅕ ㅇ ㅎ ㅗ ㅏ
     expect(box(page)).to_have_value("영화 ", timeout=TIMEOUT)
     shot(page, "keyboard-gesture-korean")
+
+
+def test_a_finger_draws_a_word_and_a_touch_tap_types_its_key(browser, server):  # noqa: F811
+    """Touch: the same Pointer Events path, from CDP touch events (a phone's finger)."""
+    from playwright.sync_api import expect
+    context = browser.new_context(viewport={"width": 1280, "height": 1100}, has_touch=True)
+    pg = context.new_page()
+    try:
+        pg.goto(server)
+        ready(pg, "english")
+        box(pg).click()
+        pg.keyboard.type("I said ")
+        expect(pg.locator("#kb_panel .sugg-bar[data-len='7']")).to_be_visible(timeout=TIMEOUT)
+        pg.evaluate("window.__types = []; addEventListener('pointerdown', (e) => __types.push(e.pointerType), true)")
+        cdp = pg.context.new_cdp_session(pg)
+        pts = [centre(pg, k) for k in "hello"]
+        touch = lambda kind, x, y: cdp.send("Input.dispatchTouchEvent", {            # noqa: E731
+            "type": kind, "touchPoints": [] if kind == "touchEnd" else [{"x": x, "y": y}]})
+        touch("touchStart", *pts[0])
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+            for i in range(1, 9):
+                touch("touchMove", x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8)
+        touch("touchEnd", 0, 0)
+        expect(box(pg)).to_have_value("I said hello ", timeout=TIMEOUT)
+        key(pg, "g").tap()
+        expect(box(pg)).to_have_value("I said hello g", timeout=TIMEOUT)
+        assert pg.evaluate("window.__types") == ["touch", "touch"]               # a finger, not a mouse
+    finally:
+        context.close()
