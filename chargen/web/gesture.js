@@ -35,11 +35,12 @@
       canvas.style.cssText = "position:fixed;left:0;top:0;pointer-events:none;z-index:1000";
       document.body.appendChild(canvas);
     }
-    const dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.round(window.innerWidth * dpr);
-    canvas.height = Math.round(window.innerHeight * dpr);
-    canvas.style.width = window.innerWidth + "px";
-    canvas.style.height = window.innerHeight + "px";
+    const dpr = window.devicePixelRatio || 1, w = Math.round(window.innerWidth * dpr), h = Math.round(window.innerHeight * dpr);
+    if (canvas.width !== w || canvas.height !== h) {     // resized only when the viewport was
+      Object.assign(canvas, { width: w, height: h });
+      canvas.style.width = window.innerWidth + "px";
+      canvas.style.height = window.innerHeight + "px";
+    }
     canvas.style.display = "block";
     const ctx = canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
