@@ -7,9 +7,8 @@ double letter one key, a one-key word a point) are resampled to ``N`` equidistan
 in five channels, each a mean squared distance in key units weighted by ``WEIGHTS``: the shape (both
 paths centred and scaled to a unit box, point by point) and the location (point by point), as SHARK2;
 each of the word's keys to the gesture; each gesture point to the path; and the two ends.
-P(word | context) is the keyboard's own mixture, exactly as the typo decoder scores a word
-(``typos.word_side`` + ``typos.char_probs``: the n-grams, the session's and the user's words, the
-character model from the word's start; a word nothing knows pays ``typos.UNKNOWN_PENALTY``).
+P(word | context) is the keyboard's own mixture, exactly as the typo decoder scores a word (``typos.word_side``
++ ``typos.char_probs``: n-grams, session and user words, the character model; unknown words pay UNKNOWN_PENALTY).
 
 Candidates: the vocabulary's words whose first and last keys lie near the gesture's first and last
 points and whose path is not far shorter or longer than the gesture, the session's and lexicon's own
@@ -19,8 +18,7 @@ so any keyboard geometry decodes alike. Korean: the two-set layout's jamo keys (
 compound vowels as two keys). ``shark2`` is the baseline: the same matching with word frequency only.
 
     resolve(session, [(x0, y0), (x1, y1), ...], n=3)            # [("hello", 0.93), ("hell", 0.04), ...]
-    resolve(session, points, 3, layout={"q": (0, 0, 32, 72), ...})   # any keyboard: char -> box
-    shark2(predictor, points, 3)                               # no language model beyond frequency
+    resolve(session, points, 3, layout={"q": (0, 0, 32, 72), ...}); shark2(predictor, points, 3)
 """
 from __future__ import annotations
 
@@ -269,11 +267,13 @@ def shark2(p, points, n: int = 3, layout: dict | None = None, w=SHARK2_WEIGHTS,
 
 
 def _ranked(words: list[str], score: np.ndarray, n: int) -> list[tuple[str, float]]:
-    top = score.max()
-    prob = np.exp(score - top)
+    prob = np.exp(score - score.max())     # the n best; spellings differing in case are one word
     prob /= prob.sum()
-    order = sorted(range(len(words)), key=lambda i: (-score[i], words[i]))[:n]
-    return [(words[i], float(prob[i])) for i in order]
+    best: dict = {}
+    for i in sorted(range(len(words)), key=lambda i: (-score[i], words[i])):
+        shown, p = best.get(words[i].lower(), (words[i], 0.0))
+        best[words[i].lower()] = (shown, p + float(prob[i]))
+    return list(best.values())[:n]
 
 
 def _own_words(s, t: Templates) -> list[str]:

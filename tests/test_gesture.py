@@ -162,3 +162,11 @@ def test_the_character_models_beam_swipes_words_no_vocabulary_holds():
     for word in ("little", "good"):
         assert top(s, line(word))[0] == word
     assert G.resolve(s, line("little"), 3, beam=False) == []
+
+
+def test_spellings_that_differ_only_in_case_are_one_candidate():
+    import numpy as np
+    from chargen.gesture import _ranked
+    ranked = _ranked(["Hello", "hello", "help"], np.array([1.0, 0.9, 0.2]), 3)
+    assert [w for w, _ in ranked] == ["Hello", "help"]
+    assert abs(sum(p for _, p in ranked) - 1.0) < 1e-9 and ranked[0][1] > 0.8
