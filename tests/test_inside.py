@@ -87,14 +87,14 @@ def test_inside_command(tmp_path, capsys):
     assert "layer 1..2" in capsys.readouterr().err
 
 
-def test_the_default_model_has_the_quote_cell_the_readme_shows():
-    """The README's picture: on the Inside tab's passage the bundled model's first-ranked unit is a
+def test_the_austen_model_has_the_quote_cell_the_readme_shows():
+    """The README's picture: on the Inside tab's passage the bundled Austen model's first-ranked unit is a
     cell-state unit that tracks quotations (measured r = +0.98), and a line-position unit follows."""
     from pathlib import Path
 
     from chargen.checkpoint import load_checkpoint
     from chargen.web.inside_view import ENGLISH_TEXT
-    model, tok, _ = load_checkpoint(Path(__file__).resolve().parent.parent / "checkpoints" / "default")
+    model, tok, _ = load_checkpoint(Path(__file__).resolve().parent.parent / "checkpoints" / "austen")
     a = analyse(model, tok, ENGLISH_TEXT)
     first = a.ranking[0]
     assert (first.feature, first.label) == ("in_quotes", ("c", 1, 119)) and first.r > 0.95, first
