@@ -52,9 +52,9 @@ def test_hello_is_a_known_word_or_drawn_from_the_session(english):
     words = top(s, line("hello"))
     from chargen.vocab import Vocabulary
     if "hello" in Vocabulary.of(english).known:
-        assert words[0] == "hello"
+        assert words[0].lower() == "hello"
     s = english.session("hello there. Good morning, ")
-    assert top(s, line("hello"))[0] == "hello"
+    assert top(s, line("hello"))[0].lower() == "hello"      # spelled as its corpus usually spells it
 
 
 def test_one_letter_words_and_taps(english):

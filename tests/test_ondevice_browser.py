@@ -73,11 +73,11 @@ def python_engine(path, words: bool | None = None) -> Predictor:
 
 
 def with_words(root, name: str, text: str, version: int = 2):
-    """The bundled default's weights (linked) with word statistics of ``text``: version 2 (n-grams
+    """The bundled Austen model's weights (linked) with word statistics of ``text``: version 2 (n-grams
     and mixture weights, what ``chargen words`` makes) or the version-1 bigrams of older checkpoints."""
     folder = root / name
     folder.mkdir()
-    for f in (bundled("checkpoints") / "default").iterdir():
+    for f in (bundled("checkpoints") / "austen").iterdir():
         if f.name != "words.json":
             (folder / f.name).symlink_to(f)
     if version == 1:
@@ -220,7 +220,7 @@ def test_the_apps_link_opens_the_default_model(context, server):
     url, _ = server
     pg = open_page(context, f"{url}/ondevice")                 # the Keyboard tab's link, without a model
     assert "model=default" in pg.url
-    assert pg.evaluate(ENGINE_JS, ["Mr. Knightl", 3])["suggest"][0] == "Knightley"
+    assert pg.evaluate(ENGINE_JS, ["see you tomor", 3])["suggest"][0] == "tomorrow"
 
 
 def test_a_fresh_set_up_fetches_the_runtime_on_the_pages_first_request(context, server, tmp_path, monkeypatch):
@@ -251,7 +251,7 @@ def test_a_fresh_set_up_fetches_the_runtime_on_the_pages_first_request(context, 
     monkeypatch.setattr(ondevice, "fetch", lambda folder: fetch(folder, url=tgz.as_uri(), integrity=integrity_of(tgz)))
     pg = open_page(context, f"{url}/ondevice/?model=default")
     assert (tmp_path / "vendor" / "VERSION").is_file()
-    assert pg.evaluate(ENGINE_JS, ["Mr. Knightl", 3])["suggest"][0] == "Knightley"
+    assert pg.evaluate(ENGINE_JS, ["see you tomor", 3])["suggest"][0] == "tomorrow"
 
 
 def test_unknown_model_is_refused(context, server):

@@ -83,7 +83,7 @@ def test_int8_is_a_quarter_of_the_size_and_still_predicts(default_export):
     nats = {k: stream_loss(lm, ids, rows=4, chunk=128)[0] / (len(ids) - 1) for k, lm in (("fp32", fp32), ("int8", int8))}
     module = stream_loss(model, ids, rows=4, chunk=128)[0] / (len(ids) - 1)
     assert nats["fp32"] == pytest.approx(module, rel=1e-5)          # scored exactly as the checkpoint is
-    assert nats["fp32"] < nats["int8"] < nats["fp32"] * 1.1         # quantisation costs a little, not a lot
+    assert abs(nats["int8"] - nats["fp32"]) < 0.03 * nats["fp32"]   # quantisation moves the loss a little, not a lot
 
 
 def test_the_manifest_carries_the_python_engines_tables(default_export):

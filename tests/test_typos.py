@@ -1,5 +1,7 @@
 """The typing noise model and the typo-tolerant decoder: neighbours and probabilities, corrections
-of typical slips on the bundled default, what is never corrected, undo, and bad input."""
+of typical slips on the bundled Austen model (the default when these were written; its curated
+vocabulary holds no misspellings) and on the everyday default, what is never corrected, undo, and
+bad input."""
 import math
 import time
 
@@ -14,7 +16,16 @@ from chargen.words import current_word
 
 @pytest.fixture(scope="module")
 def default():
-    return Predictor.from_checkpoint("checkpoints/default")
+    return Predictor.from_checkpoint("checkpoints/austen")
+
+
+@pytest.mark.parametrize("text, meant", [("see you tomorow", "tomorrow"), ("I will send you the documnet", "document"),
+                                        ("see you tomorrwo", "tomorrow"), ("Thanks for your hlep", "help")])
+def test_the_everyday_default_corrects_everyday_slips(text, meant):
+    # "hlep" is in its chat corpus twice, so it counts as a word: only the aggressive level corrects it
+    # (a known limitation: the typing slips a chat corpus holds pass for words; see its model card)
+    level = "aggressive" if "hlep" in text else "modest"
+    assert Predictor.from_checkpoint("checkpoints/default").session(text).autocorrection(level) == meant
 
 
 def test_key_centres_follow_the_drawn_rows():
@@ -127,10 +138,10 @@ def test_korean_model_corrects_jamo_slips():
 # ---------------------------------------------------------------- the edit-tolerant beam (chargen.edit_beam)
 @pytest.fixture(scope="module")
 def model_alone():
-    """The bundled default's character model without word statistics: no vocabulary, so every
+    """The bundled Austen model's character model without word statistics: no vocabulary, so every
     correction must come from the character model's edit-tolerant beam."""
     from chargen.checkpoint import load_checkpoint
-    model, tok, _ = load_checkpoint("checkpoints/default")
+    model, tok, _ = load_checkpoint("checkpoints/austen")
     return Predictor(model, tok, words=None, cache=False)
 
 
