@@ -4,10 +4,9 @@ corrections, so there the page's corrections, autocorrection and completions tha
 must be the Python engine's, word for word. Fixtures of tests/test_ondevice_browser.py."""
 import pytest
 
-from test_ondevice_browser import TYPOS_JS, assert_close, context, open_page, python_engine, server  # noqa: F401
+from test_ondevice_browser import context, open_page, python_engine, server, typos_as_in_python  # noqa: F401
 from test_app_browser import browser  # noqa: F401  (the Chromium fixture)
 
-from chargen.words import current_word
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SLIPS = ["Emma and Mr. Knihgtley", "I shall recieve", "She was vry", "Miss Bates and Miss Fairfx", "I think teh",
@@ -17,13 +16,5 @@ SLIPS = ["Emma and Mr. Knihgtley", "I shall recieve", "She was vry", "Miss Bates
 def test_the_beam_corrects_as_in_python_with_the_model_alone(context, server):  # noqa: F811
     url, root = server
     pg = open_page(context, f"{url}/ondevice/?model=legacy")
-    p = python_engine(root / "legacy", words=False)
-    fixed = 0
-    for text in SLIPS:
-        got, s = pg.evaluate(TYPOS_JS, [text, 3]), p.session(text)
-        assert got["suggest"] == s.suggest(3), text
-        assert_close(got["complete"], s.complete_word(5), text)
-        assert_close(got["correct"], s.correct_word(3), text)
-        assert got["fix"] == [s.autocorrection("modest"), s.autocorrection("aggressive")], text
-        fixed += got["correct"][0][0] != current_word(text)
+    fixed = typos_as_in_python(pg, python_engine(root / "legacy", words=False), SLIPS)
     assert fixed >= 5, "the beam corrected too few slips for this test to tell"

@@ -281,16 +281,22 @@ def test_typos_are_forgiven_as_in_python(context, server, model):
     forgive a slip, as the Python engine's (typos.py) for the same model and word statistics."""
     url, root = server
     pg = open_page(context, f"{url}/ondevice/?model={model}")
-    p = python_engine(root / model, words=True)
+    fixed = typos_as_in_python(pg, python_engine(root / model, words=True), TYPOS)
+    assert fixed >= 3, "too few of the typo'd words were corrected for this test to tell"
+
+
+def typos_as_in_python(pg, p, texts) -> int:
+    """The page's suggestions, completions, corrections and autocorrection (both levels) for each
+    text, word for word as the Python engine ``p``'s; how many texts' first correction changed the word."""
     fixed = 0
-    for text in TYPOS:
+    for text in texts:
         got, s = pg.evaluate(TYPOS_JS, [text, 3]), p.session(text)
         assert got["suggest"] == s.suggest(3), text
         assert_close(got["complete"], s.complete_word(5), text)
         assert_close(got["correct"], s.correct_word(3), text)
         assert got["fix"] == [s.autocorrection("modest"), s.autocorrection("aggressive")], text
         fixed += got["correct"][0][0] != current_word(text)
-    assert fixed >= 3, "too few of the typo'd words were corrected for this test to tell"
+    return fixed
 
 
 def test_the_page_autocorrects_on_space_and_backspace_undoes_it(context, server):
