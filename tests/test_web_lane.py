@@ -1,30 +1,14 @@
 """The Keyboard tab's keystroke path without a browser: the JSON lane's call as the page makes it
 (session id, browser id, "panel", a click as "key"), learning, Keep and Forget on that same session,
 and a kept session that the lane's pool drops saving what it learned since."""
-import os
-import tempfile
 import time
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "chargen-test-gradio"))
+import pytest
 
-import pytest  # noqa: E402
-
-from chargen.catalog import Catalog  # noqa: E402
+from test_app_adapt import TYPED, catalog  # noqa: F401  (its tiny model, module-scoped; it sets Gradio's env first)
 from chargen.web.handlers import KeyboardApi, forget_profile, keep_profile  # noqa: E402
-from test_app_api import TEXT, train_tiny  # noqa: E402
 
 BROWSER = "browser-id-lane-0123"
-TYPED = "The Zanzibar ship came in. The Zanzibar crew went out. " * 3
-
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory, keep_torch_threads):
-    root = tmp_path_factory.mktemp("lane") / "checkpoints"
-    root.mkdir()
-    train_tiny(root, "english", TEXT, steps=60, hidden=32)
-    return Catalog(root)
 
 
 def page_types(api, sid, text, start=1, browser=BROWSER):
