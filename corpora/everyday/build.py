@@ -1001,6 +1001,9 @@ def mix(train_dir: Path, out_file: Path, exclude_doubtful: bool, seed: int = 0,
         text = f.read_text(encoding="utf-8")
         docs += [c for d in re.split(r"\n\s*\n", text) if d.strip()
                  for c in _chunks(d.strip("\n"), most)]
+    if not docs:
+        raise SystemExit(f"error: no training set in {train_dir} (no .txt files there): build it first with "
+                         f"`python corpora/everyday/build.py --out {train_dir}`")
     random.Random(seed).shuffle(docs)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
